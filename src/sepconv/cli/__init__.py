@@ -1,0 +1,1 @@
+"""The ``sepconv`` command line (thin: parse, call the library, print)."""
