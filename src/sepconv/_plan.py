@@ -187,6 +187,9 @@ _RUNNERS = {"separable": _run_terms, "lowrank": _run_terms, "direct": _run_direc
 
 
 def execute(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
-            origins: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Correlate ``x`` with the planned kernel along ``axes``; result in ``dtype``."""
+            origins: tuple[int, ...], dtype: np.dtype, *, parallel: bool = True) -> np.ndarray:
+    """Correlate ``x`` with the planned kernel along ``axes``; result in ``dtype``.
+
+    ``parallel=False`` runs single-threaded kernels (dask chunks: dask owns the threads).
+    """
     return _RUNNERS[plan.method](x, plan, axes, mode, cval, origins, dtype)
