@@ -1,0 +1,49 @@
+"""PyTorch layers: depthwise, pointwise and separable convolutions with Keras's semantics.
+
+>>> import torch
+>>> from torch import nn
+>>> from sepconv.nn import SeparableConv2d
+>>> block = SeparableConv2d(
+...     32, 64, 3, padding="same", between=nn.Sequential(nn.BatchNorm2d(32), nn.ReLU())
+... )
+>>> block(torch.randn(2, 32, 16, 16)).shape
+torch.Size([2, 64, 16, 16])
+"""
+
+from __future__ import annotations
+
+try:
+    import torch  # noqa: F401
+except ImportError:  # pragma: no cover - exercised without torch installed
+    raise ImportError("sepconv.nn needs PyTorch: pip install 'sepconv[torch]'") from None
+
+from sepconv.nn import functional
+from sepconv.nn.keras import keras_weights, load_keras_weights
+from sepconv.nn.layers import (
+    DepthwiseConv1d,
+    DepthwiseConv2d,
+    DepthwiseConv3d,
+    PointwiseConv1d,
+    PointwiseConv2d,
+    PointwiseConv3d,
+    SeparableConv1d,
+    SeparableConv2d,
+    SeparableConv3d,
+)
+from sepconv.nn.spatial import SpatialSeparableConv2d
+
+__all__ = [
+    "DepthwiseConv1d",
+    "DepthwiseConv2d",
+    "DepthwiseConv3d",
+    "PointwiseConv1d",
+    "PointwiseConv2d",
+    "PointwiseConv3d",
+    "SeparableConv1d",
+    "SeparableConv2d",
+    "SeparableConv3d",
+    "SpatialSeparableConv2d",
+    "functional",
+    "keras_weights",
+    "load_keras_weights",
+]

@@ -1,0 +1,70 @@
+"""Helpers shared by the layer classes: parameter creation, channel check, repr text."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from sepconv._errors import bad_argument
+from sepconv.nn._args import SPATIAL_NAMES, shape_text
+
+Device = torch.device | str | None
+
+
+def new_parameters(
+    shape: tuple[int, ...], bias: bool, device: Device, dtype: torch.dtype | None
+) -> tuple[nn.Parameter, nn.Parameter | None]:
+    """An uninitialized weight of ``shape`` and, if ``bias``, a bias of ``shape[0]`` entries."""
+    weight = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+    if not bias:
+        return weight, None
+    return weight, nn.Parameter(torch.empty(shape[0], device=device, dtype=dtype))
+
+
+def check_channels(module: nn.Module, input: Tensor, channels: int, ndim: int) -> None:
+    """Raise a SepconvError with the layer's repr when the input has the wrong channel count.
+
+    Other problems (not a tensor, wrong ndim) are left to the function, which names them.
+    """
+    if not isinstance(input, Tensor) or input.ndim not in (ndim + 1, ndim + 2):
+        return
+    axis = input.ndim - ndim - 1
+    received = int(input.shape[axis])
+    if received != channels:
+        expected = shape_text(("N", channels, *SPATIAL_NAMES[ndim].split(", ")))
+        raise bad_argument(
+            "input",
+            f"shape {expected} for {module!r}",
+            tuple(input.shape),
+            f"give the input {channels} channels (dim {axis}) "
+            f"or build the layer with in_channels={received}",
+        )
+
+
+def options_repr(
+    stride: tuple[int, ...],
+    padding: str | tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding_mode: str,
+    bias: bool,
+) -> str:
+    """The non-default options, as nn.Conv2d prints them."""
+    ones = (1,) * len(stride)
+    text = f", stride={stride}" if stride != ones else ""
+    text += f", padding={padding!r}" if padding != "valid" else ""
+    text += f", dilation={dilation}" if dilation != ones else ""
+    text += "" if bias else ", bias=False"
+    text += f", padding_mode={padding_mode!r}" if padding_mode != "zeros" else ""
+    return text
+
+
+def check_between(between: object, channels: int) -> nn.Module | None:
+    """``between`` must be an nn.Module (so its parameters are registered) or None."""
+    if between is None or isinstance(between, nn.Module):
+        return between
+    raise bad_argument(
+        "between",
+        "an nn.Module or None",
+        type(between).__name__,
+        f"wrap it in a module, e.g. nn.Sequential(nn.BatchNorm2d({channels}), nn.ReLU())",
+    )

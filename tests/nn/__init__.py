@@ -1,0 +1,1 @@
+"""Tests of sepconv.nn (each module starts with pytest.importorskip("torch"))."""
