@@ -18,11 +18,15 @@ circular→wrap, zeros→constant with cval 0.
 Dtypes: float32 in, float32 out; float64 in, float64 out; float16 is computed in float32 and
 returned as float16; integer input gives float32 unless ``output`` names a dtype. Integer output
 rounds half to even and saturates. ``output`` may also be an array to fill.
+
+A ``dask.array.Array`` input gives a lazy dask array, filtered chunk by chunk with exact seams
+(``sepconv.dask``); dask is imported only then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,19 +74,36 @@ def _shape(kernel: _plan.Kernel) -> tuple[int, ...]:
     return tuple(kernel.shape)
 
 
-def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, origin: object,
-            axes: object, output: object, method: object, flip: bool) -> np.ndarray:
-    x = _checks.as_input(input)
+@dataclass(frozen=True, eq=False)
+class _Request:
+    """A validated call: kernel flipped (convolve) and permuted so that ``axes`` ascend."""
+
+    kernel: _plan.Kernel
+    axes: tuple[int, ...]
+    origins: tuple[int, ...]
+    mode: str
+    cval: float
+    method: str
+    out_shape: tuple[int, ...]
+    dtype: np.dtype  # computed in
+    final: np.dtype  # returned
+    target: np.ndarray | None
+
+
+def _validate(shape: tuple[int, ...], in_dtype: np.dtype, kernel: _plan.Kernel, *, mode: object,
+              cval: object, origin: object, axes: object, output: object, method: object,
+              flip: bool) -> _Request:
+    """Check every argument against an input of this shape and dtype (no data is read)."""
     canonical = _checks.canonical_mode(mode)
     cval_ = _checks.cval_for(mode, cval)
     method_ = _checks.check_method(method)
     kshape = _shape(kernel)
-    if len(kshape) > x.ndim:
+    if len(kshape) > len(shape):
         raise bad_argument(
-            "kernel", f"at most {x.ndim} dimensions for a {x.ndim}-D input",
+            "kernel", f"at most {len(shape)} dimensions for a {len(shape)}-D input",
             f"a {len(kshape)}-D kernel of shape {kshape}", "use a kernel with fewer dimensions",
         )
-    axes_ = _checks.normalize_axes(axes, x.ndim, len(kshape), what=f"a {len(kshape)}-D kernel")
+    axes_ = _checks.normalize_axes(axes, len(shape), len(kshape), what=f"a {len(kshape)}-D kernel")
     origins = _checks.normalize_origins(origin, kshape, canonical)
     if flip:  # scipy's convolve: flip, negate the origin, shift even sizes by one
         kernel = _flip(kernel)
@@ -91,21 +112,45 @@ def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, 
     kernel = _permute(kernel, order)
     axes_ = tuple(axes_[i] for i in order)
     origins = tuple(origins[i] for i in order)
-    kshape = _shape(kernel)
-    out_shape = _output_shape(x.shape, axes_, kshape, canonical)
+    out_shape = _output_shape(shape, axes_, _shape(kernel), canonical)
     out_dtype, target = _checks.output_spec(output, out_shape)
-    dtype = _checks.compute_dtype(x.dtype, out_dtype)
+    dtype = _checks.compute_dtype(in_dtype, out_dtype)
     if method_ == "fft" and out_dtype is not None and out_dtype.kind in "iu":
         raise bad_argument(
             "method", "a direct method for integer output", "method='fft'",
             "use method='auto' (FFT rounding errors would flip rounded integers)",
         )
-    final = out_dtype if out_dtype is not None else _checks.result_dtype(x.dtype)
-    if x.size == 0 or 0 in out_shape:
-        return _checks.store(np.zeros(out_shape, dtype=dtype), final, target)
-    plan = _plan.make_plan(kernel, method_, dtype)
-    result = _plan.execute(x, plan, axes_, canonical, cval_, origins, dtype)
-    return _checks.store(result, final, target)
+    final = out_dtype if out_dtype is not None else _checks.result_dtype(in_dtype)
+    return _Request(kernel, axes_, origins, canonical, cval_, method_, out_shape, dtype, final, target)
+
+
+def _run(x: np.ndarray, request: _Request) -> np.ndarray:
+    """Plan and execute a validated request on a NumPy array."""
+    if x.size == 0 or 0 in request.out_shape:
+        empty = np.zeros(request.out_shape, dtype=request.dtype)
+        return _checks.store(empty, request.final, request.target)
+    plan = _plan.make_plan(request.kernel, request.method, request.dtype)
+    result = _plan.execute(x, plan, request.axes, request.mode, request.cval, request.origins,
+                           request.dtype)
+    return _checks.store(result, request.final, request.target)
+
+
+def _is_dask_array(input: object) -> bool:
+    """A dask array, recognised without importing dask (a NumPy input never touches dask)."""
+    return type(input).__module__.startswith("dask.") and hasattr(input, "chunks")
+
+
+def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, origin: object,
+            axes: object, output: object, method: object, flip: bool) -> np.ndarray:
+    if _is_dask_array(input):
+        from . import dask as lazy  # only a dask input imports dask
+
+        return lazy.filter_array(input, kernel, mode=mode, cval=cval,  # type: ignore[arg-type, return-value]
+                                 origin=origin, axes=axes, output=output, method=method, flip=flip)
+    x = _checks.as_input(input)
+    request = _validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin, axes=axes,
+                        output=output, method=method, flip=flip)
+    return _run(x, request)
 
 
 def _output_shape(shape: tuple[int, ...], axes: tuple[int, ...], kshape: tuple[int, ...],
