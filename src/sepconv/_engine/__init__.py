@@ -1,0 +1,53 @@
+"""The fast filtering engine: numba kernels behind ``_plan``. Nothing else imports numba.
+
+Importing this package does not import numba (``import sepconv`` stays light); the first filter
+call loads it, and compiled kernels are cached on disk (``cache=True``), so later processes skip
+the JIT. Contract (the caller has validated everything):
+
+* ``x``: N-D array of float32, float64, uint8, uint16 or int16, any strides; read in its dtype.
+* weights in the compute dtype (float32 or float64), the dtype of ``out``; ``out`` has the
+  output shape and is filled in place.
+* ``mode``: reflect, mirror, nearest, constant, wrap or valid (no padding; origins must be 0);
+  scipy.ndimage's anchor rule ``out[i] = Σ_j w[j] · x_ext[i + j - k//2 - origin]``. With
+  'constant', the image beyond each edge is the constant filtered by the passes already applied
+  (``cval · Σw``), which makes a separable filter equal the dense one.
+* ``parallel=False`` runs single-threaded (dask chunks, where dask owns the threads).
+
+Memory: a separable filter over two axes never allocates a full-size intermediate (peak is the
+output plus per-thread row buffers); three or more axes run their later passes in place in
+``out``. Only 'valid' over 3+ axes and low-rank kernels over 3+ axes allocate intermediates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def correlate_separable(x: np.ndarray, weights: Sequence[np.ndarray], axes: Sequence[int],
+                        mode: str, cval: float, origins: Sequence[int], out: np.ndarray, *,
+                        parallel: bool = True) -> None:
+    """Correlate with the outer product of ``weights[i]`` along ``axes[i]``, into ``out``."""
+    correlate_lowrank(x, [weights], axes, mode, cval, origins, out, parallel=parallel)
+
+
+def correlate_lowrank(x: np.ndarray, terms: Sequence[Sequence[np.ndarray]], axes: Sequence[int],
+                      mode: str, cval: float, origins: Sequence[int], out: np.ndarray, *,
+                      parallel: bool = True) -> None:
+    """Correlate with Σ_r (outer product of ``terms[r]``), into ``out`` (fused over 1-2 axes)."""
+    from . import _chain
+
+    _chain.separable(x, terms, list(axes), mode, cval, list(origins), out, parallel)
+
+
+def correlate_direct(x: np.ndarray, kernel: np.ndarray, axes: Sequence[int], mode: str,
+                     cval: float, origins: Sequence[int], out: np.ndarray, *,
+                     parallel: bool = True) -> None:
+    """Correlate with a dense kernel (``kernel.ndim == len(axes)``), into ``out``."""
+    from . import _chain
+
+    _chain.direct(x, kernel, list(axes), mode, cval, list(origins), out, parallel)
+
+
+__all__ = ["correlate_direct", "correlate_lowrank", "correlate_separable"]

@@ -1,0 +1,112 @@
+"""Which passes a filter runs, in which order, into which arrays.
+
+* one or two filtered axes: a single fused pass from the input into ``out`` (low-rank terms are
+  summed inside it, no temporaries);
+* three or more: the two innermost filtered axes fused (input -> ``out``), then each remaining
+  axis in place in ``out`` (mode 'valid' shrinks the shape, so there each pass gets a new array).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import _layout, _tables, passes
+
+
+def _native(x: np.ndarray) -> np.ndarray:
+    """numba reads native byte order only (a rare big-endian input is converted once)."""
+    return x if x.dtype.isnative else x.astype(x.dtype.newbyteorder("="))
+
+
+def _target(out: np.ndarray) -> np.ndarray:
+    """``out`` itself when the kernels can write its rows, else a contiguous scratch array."""
+    return out if _layout.rows_contiguous(out, 0) else np.empty(out.shape, dtype=out.dtype)
+
+
+def _sorted(axes: list[int], *lists: list) -> list[list]:
+    order = sorted(range(len(axes)), key=axes.__getitem__)
+    return [[axes[i] for i in order]] + [[seq[i] for i in order] for seq in lists]
+
+
+def _stack(terms: Sequence[Sequence[np.ndarray]], i: int, dtype: np.dtype) -> np.ndarray:
+    return np.ascontiguousarray([np.asarray(t[i], dtype=dtype) for t in terms])
+
+
+def separable(x: np.ndarray, terms: Sequence[Sequence[np.ndarray]], axes: list[int], mode: str,
+              cval: float, origins: list[int], out: np.ndarray, parallel: bool) -> None:
+    if x.size == 0 or out.size == 0:
+        return
+    x = _native(x)
+    axes, origins, *terms = _sorted(axes, origins, *[list(t) for t in terms])
+    target = _target(out)
+    if len(axes) == 1:
+        _single(x, target, axes[0], _stack(terms, 0, out.dtype), mode, cval, origins[0], parallel)
+    elif len(axes) == 2:
+        passes.fused(x, target, axes[0], axes[1], _stack(terms, 0, out.dtype),
+                     _stack(terms, 1, out.dtype), mode, cval, (origins[0], origins[1]), parallel)
+    else:
+        for r, term in enumerate(terms):
+            dest = target if r == 0 else np.empty(out.shape, dtype=out.dtype)
+            _chain(x, dest, axes, [np.asarray(w, dtype=out.dtype) for w in term], mode, cval,
+                   origins, parallel)
+            if r:
+                target += dest
+    if target is not out:
+        out[...] = target
+
+
+def _single(x: np.ndarray, out: np.ndarray, axis: int, w: np.ndarray, mode: str, cval: float,
+            origin: int, parallel: bool) -> None:
+    """One axis, x -> out (``out`` may be ``x``); ``w`` is (terms, k)."""
+    block = _layout.size_of(x.shape, range(axis, x.ndim))
+    if axis == x.ndim - 1 or block <= passes._ROW_BLOCK:
+        passes.fused(x, out, None, axis, None, w, mode, cval, (0, origin), parallel)
+    elif x is not out:
+        passes.fused(x, out, axis, None, w, None, mode, cval, (origin, 0), parallel)
+    else:
+        for r in range(len(w)):  # in place, one term (N-D chains have one)
+            passes.columns(x, out, axis, w[r], mode, cval, origin, parallel)
+
+
+def _chain(x: np.ndarray, out: np.ndarray, axes: list[int], weights: list[np.ndarray],
+           mode: str, cval: float, origins: list[int], parallel: bool) -> None:
+    """Three or more axes: fuse the two innermost, then the others one by one in ``out``."""
+    a, b = axes[-2], axes[-1]
+    shape = _shrunk(x.shape, [a, b], weights[-2:], mode)
+    first = out if shape == out.shape else np.empty(shape, dtype=out.dtype)
+    passes.fused(x, first, a, b, weights[-2][None], weights[-1][None], mode, cval,
+                 (origins[-2], origins[-1]), parallel)
+    current, c = first, cval * float(np.sum(weights[-2])) * float(np.sum(weights[-1]))
+    for axis, w, o in reversed(list(zip(axes[:-2], weights[:-2], origins[:-2]))):
+        shape = _shrunk(current.shape, [axis], [w], mode)
+        dest = out if shape == out.shape else np.empty(shape, dtype=out.dtype)
+        _single(current, dest, axis, w[None], mode, c, o, parallel)
+        current, c = dest, c * float(np.sum(w))
+
+
+def _shrunk(shape: tuple[int, ...], axes: list[int], weights: list[np.ndarray],
+            mode: str) -> tuple[int, ...]:
+    result = list(shape)
+    for axis, w in zip(axes, weights):
+        result[axis] = _tables.output_length(shape[axis], w.size, mode)
+    return tuple(result)
+
+
+def direct(x: np.ndarray, kernel: np.ndarray, axes: list[int], mode: str, cval: float,
+           origins: list[int], out: np.ndarray, parallel: bool) -> None:
+    if x.size == 0 or out.size == 0:
+        return
+    x = _native(x)
+    order = sorted(range(len(axes)), key=axes.__getitem__)
+    kernel = np.ascontiguousarray(np.transpose(kernel, order), dtype=out.dtype)
+    axes = [axes[i] for i in order]
+    origins = [origins[i] for i in order]
+    if len(axes) == 1:
+        separable(x, [[kernel]], axes, mode, cval, origins, out, parallel)
+        return
+    target = _target(out)
+    passes.direct(x, target, axes, kernel, mode, cval, origins, parallel)
+    if target is not out:
+        out[...] = target

@@ -1,0 +1,66 @@
+"""Threads: contiguous bands of output rows, one per thread, on a small Python thread pool.
+
+The kernels release the GIL (``nogil=True``), so plain Python threads run them in parallel; the
+serial path (``parallel=False``, used inside dask chunks so dask owns the threads) is the same
+compiled function called once. This keeps one compiled version per dtype (no ``parallel=True``
+parfor variant) and needs no numba threading layer.
+
+How many threads: ``numba.get_num_threads()``, which users set with ``NUMBA_NUM_THREADS`` or
+``numba.set_num_threads`` (it is thread-local, so a limit set inside a worker thread applies to
+that worker's calls), capped by the CPUs this process may run on and by the work: a band gets at
+least ``_MIN_WORK`` multiply-adds, since waking a thread costs ~20-50 µs. threadpoolctl limits
+OpenMP/BLAS libraries, which this pool is not; use ``numba.set_num_threads`` to limit sepconv.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+_MIN_WORK = 1 << 19
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = -1
+
+
+def _available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def thread_count(parallel: bool, items: int, work: int) -> int:
+    """Threads to use for ``items`` independent rows totalling ``work`` multiply-adds."""
+    if not parallel or items < 2 or work < 2 * _MIN_WORK:
+        return 1
+    import numba  # the engine is the only place numba is imported
+
+    wanted = min(numba.get_num_threads(), _available_cpus())
+    return max(1, min(wanted, items, work // _MIN_WORK))
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The shared pool, recreated after a fork (a forked child has no pool threads)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid():
+        _pool = ThreadPoolExecutor(max_workers=_available_cpus(), thread_name_prefix="sepconv")
+        _pool_pid = os.getpid()
+    return _pool
+
+
+def run_bands(band: Callable[..., Any], args: tuple, items: int, threads: int) -> None:
+    """Call ``band(*args, start, stop)`` over ``range(items)`` split in ``threads`` bands.
+
+    The calling thread runs the first band itself; the others go to the pool.
+    """
+    edges = [items * t // threads for t in range(threads + 1)]
+    if threads == 1:
+        band(*args, 0, items)
+        return
+    futures = [_executor().submit(band, *args, edges[t], edges[t + 1]) for t in range(1, threads)]
+    try:
+        band(*args, edges[0], edges[1])
+    finally:
+        for future in futures:
+            future.result()
