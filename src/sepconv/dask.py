@@ -1,0 +1,244 @@
+"""Lazy, chunked filtering of dask arrays: exact at the seams, the border mode only at the edges.
+
+``sepconv.correlate``, ``convolve``, ``correlate_separable`` and ``convolve_separable`` call
+:func:`filter_array` when given a ``dask.array.Array`` and return a lazy dask array; arguments
+are checked at once, nothing is computed until asked. :func:`filter_tiff` filters a TIFF image
+or stack larger than memory, reading and writing it piece by piece.
+
+How the result stays equal to the in-memory one, per filtered axis (kernel size ``k``,
+``origin`` ``o``):
+
+1. the kernel reaches ``before = k//2 + o`` samples back and ``after = k - 1 - before`` forward;
+2. chunks shorter than ``max(before, after)`` (one more in ``valid`` mode) are merged with their
+   neighbours: the only rechunk, and only where needed;
+3. the whole array is padded once by the border mode, with ``numpy.pad``'s index maps (``wrap``
+   takes the far end of the array), the pads joining the first and last chunks;
+4. ``map_overlap`` with depth ``(before, after)`` and ``boundary='none'`` hands each chunk its
+   true neighbours; each extended chunk is correlated in ``valid`` mode by one shared plan,
+   serially (``parallel=False``: dask owns the threads).
+
+Output chunks equal the (merged) input chunks; in ``valid`` mode the first chunk is ``before``
+shorter and the last ``after`` shorter.
+
+>>> import dask.array as da
+>>> import sepconv
+>>> x = da.arange(12.0, chunks=5)
+>>> y = sepconv.correlate(x, [1.0, 1.0, 1.0], mode="wrap")
+>>> y.chunks
+((5, 5, 2),)
+>>> y.compute()
+array([12.,  3.,  6.,  9., 12., 15., 18., 21., 24., 27., 30., 21.])
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from . import _checks, _plan, filtering
+from ._errors import bad_argument
+
+# border mode -> numpy.pad mode (DESIGN.md's table); 'constant' is handled apart
+_NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
+
+Reach = dict[int, tuple[int, int]]
+
+
+def filter_array(x: da.Array, kernel: _plan.Kernel, *, mode: object, cval: object, origin: object,
+                 axes: object, output: object, method: object, flip: bool) -> da.Array:
+    """The lazy counterpart of the NumPy path: validate and plan now, compute chunk by chunk later."""
+    _check_input(x, output)
+    request = filtering._validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin,
+                                  axes=axes, output=output, method=method, flip=flip)
+    if x.size == 0 or 0 in request.out_shape:
+        return da.zeros(request.out_shape, dtype=request.final)
+    plan = _plan.make_plan(request.kernel, request.method, request.dtype)
+    return _apply(x, plan, request)
+
+
+def _check_input(x: da.Array, output: object) -> None:
+    if any(np.isnan(c) for chunks in x.chunks for c in chunks):
+        raise bad_argument("input", "a dask array with known chunk sizes", "unknown (NaN) chunk sizes",
+                           "call x.compute_chunk_sizes() first")
+    _checks.as_input(np.empty((0,) * x.ndim, dtype=x.dtype))  # dtype and ndim, as for NumPy input
+    if isinstance(output, np.ndarray) or filtering._is_dask_array(output):
+        raise bad_argument(
+            "output", "None or a dtype for a dask input (the result is lazy)",
+            f"an array of shape {getattr(output, 'shape', '?')}",
+            "pass output=<dtype>, then write the result with dask.array.store(result, target)",
+        )
+
+
+def _apply(x: da.Array, plan: _plan.Plan, request: filtering._Request) -> da.Array:
+    reach = {axis: _plan.pad_widths(k, o)
+             for axis, k, o in zip(request.axes, plan.shape, request.origins)}
+    valid = request.mode == "valid"
+    x = _merge_small_chunks(x, reach, extra=int(valid))
+    if request.mode == "constant" and x.dtype != request.dtype:
+        x = x.astype(request.dtype)  # the pads hold cval exactly, not cast to an integer dtype
+    padded = x if valid else _pad(x, reach, request.mode, request.cval)
+    block = functools.partial(_filter_block, plan=plan, axes=request.axes, dtype=request.dtype,
+                              final=request.final)
+    return da.map_overlap(
+        block, padded, depth=reach, boundary="none", trim=False, allow_rechunk=False,
+        chunks=_valid_chunks(padded.chunks, reach), dtype=request.final,
+        meta=np.empty((0,) * x.ndim, dtype=request.final), token="sepconv-filter",
+    )
+
+
+def _filter_block(block: np.ndarray, *, plan: _plan.Plan, axes: tuple[int, ...], dtype: np.dtype,
+                  final: np.dtype) -> np.ndarray:
+    """One chunk with its neighbours' samples around it: correlate in 'valid' mode, cast."""
+    no_shift = (0,) * len(axes)  # the padding already carries the origin
+    result = _plan.execute(block, plan, axes, "valid", 0.0, no_shift, dtype, parallel=False)
+    return _checks.store(result, final, None)
+
+
+def merged_chunks(chunks: tuple[int, ...], need: int) -> tuple[int, ...]:
+    """Merge chunks shorter than ``need`` into their neighbours (a short tail joins the last one).
+
+    >>> merged_chunks((5, 5, 5, 2), 3)
+    (5, 5, 7)
+    >>> merged_chunks((1, 1, 1, 1, 1), 3)
+    (5,)
+    >>> merged_chunks((4, 4), 3)
+    (4, 4)
+    """
+    if len(chunks) == 1 or min(chunks) >= need:
+        return chunks
+    out: list[int] = []
+    run = 0
+    for c in chunks:
+        run += c
+        if run >= need:
+            out.append(run)
+            run = 0
+    if run and out:
+        out[-1] += run
+    elif run:
+        out.append(run)
+    return tuple(out)
+
+
+def _merge_small_chunks(x: da.Array, reach: Reach, extra: int) -> da.Array:
+    new = {}
+    for axis, (before, after) in reach.items():
+        merged = merged_chunks(x.chunks[axis], max(before, after) + extra)
+        if merged != x.chunks[axis]:
+            new[axis] = merged
+    return x.rechunk(new) if new else x
+
+
+def _valid_chunks(chunks: tuple[tuple[int, ...], ...], reach: Reach) -> tuple[tuple[int, ...], ...]:
+    """Chunks of the valid correlation of overlapped blocks: the ends lose the reach."""
+    out = []
+    for axis, sizes in enumerate(chunks):
+        before, after = reach.get(axis, (0, 0))
+        new = list(sizes)
+        new[0] -= before
+        new[-1] -= after
+        out.append(tuple(new))
+    return tuple(out)
+
+
+def _pad(x: da.Array, reach: Reach, mode: str, cval: float) -> da.Array:
+    """Pad the whole array once per filtered axis; the pads join the first and last chunks."""
+    for axis, (before, after) in reach.items():
+        if before == after == 0:
+            continue
+        parts = [_edge(x, axis, before, mode, cval, start=True), x,
+                 _edge(x, axis, after, mode, cval, start=False)]
+        padded = da.concatenate([p for p in parts if p.shape[axis] > 0], axis=axis)
+        sizes = list(x.chunks[axis])
+        sizes[0] += before
+        sizes[-1] += after
+        x = padded.rechunk({axis: tuple(sizes)})
+    return x
+
+
+def _edge(x: da.Array, axis: int, width: int, mode: str, cval: float, *, start: bool) -> da.Array:
+    """The ``width`` samples beyond one end of ``axis``, taken as numpy.pad would."""
+    if mode == "constant":
+        shape = list(x.shape)
+        shape[axis] = width
+        chunks = list(x.chunks)
+        chunks[axis] = (width,)
+        return da.full(tuple(shape), cval, dtype=x.dtype, chunks=tuple(chunks))
+    n = x.shape[axis]
+    pads = (width, 0) if start else (0, width)
+    sources = np.pad(np.arange(n), pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
+    sources = sources[:width] if start else sources[n:]
+    if width == 0:
+        return _take(x, axis, slice(0, 0))
+    lo, hi = int(sources.min()), int(sources.max()) + 1
+    region = _take(x, axis, slice(lo, hi)).rechunk({axis: -1})  # small: at most the reach
+    return _take(region, axis, sources - lo)
+
+
+def _take(x: da.Array, axis: int, index: slice | np.ndarray) -> da.Array:
+    return x[(slice(None),) * axis + (index,)]
+
+
+def filter_tiff(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str], kernel: object, *,
+                convolve: bool = False, mode: str = "reflect", cval: float = 0.0,
+                origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = (-2, -1),
+                output: object = None, method: str = "auto", chunks: int = 1024,
+                tile: tuple[int, int] = (256, 256), compression: str | None = None) -> tuple[int, ...]:
+    """Filter a TIFF image or stack larger than memory; return the shape written.
+
+    The input is read lazily, tile by tile (tifffile's zarr store: needs ``zarr``), as chunks of
+    ``chunks`` × ``chunks`` pixels per page (rounded up to whole tiles); the result is written as
+    a tiled grayscale TIFF, one band of chunks at a time, on dask's current scheduler. ``axes``
+    defaults to the last two (each page of a stack); name three axes to filter a volume across
+    pages (each page's band then recomputes its chunk of pages). Memory holds a few bands:
+    about ``chunks`` rows of the image, never the whole image.
+    """
+    zarr = _import_zarr()
+    import tifffile
+
+    store = tifffile.imread(in_path, aszarr=True)
+    try:
+        image = da.from_zarr(zarr.open(store, mode="r"))
+        image = image.rechunk(_tiff_chunks(image.shape, chunks, tile))
+        result = filter_array(image, filtering._kernel_object(kernel), mode=mode, cval=cval,
+                              origin=origin, axes=axes, output=output, method=method, flip=convolve)
+        tifffile.imwrite(out_path, _tiles(result, tile), shape=result.shape, dtype=result.dtype,
+                         tile=tile, photometric="minisblack", compression=compression,
+                         bigtiff=result.nbytes >= 2**31)
+    finally:
+        store.close()
+    return tuple(result.shape)
+
+
+def _import_zarr() -> Any:
+    try:
+        import zarr
+    except ImportError:
+        raise ImportError("filter_tiff reads TIFF tiles lazily through zarr: pip install zarr") from None
+    return zarr
+
+
+def _tiff_chunks(shape: tuple[int, ...], side: int, tile: tuple[int, int]) -> tuple[int, ...]:
+    """One page deep; ``side`` rounded up to whole tiles in the image plane."""
+    side = _checks.require_int(side, "chunks")
+    plane = tuple(-(-side // t) * t for t in tile)
+    return (1,) * (len(shape) - 2) + plane
+
+
+def _tiles(result: da.Array, tile: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Tiles in TIFF order (page, then row of tiles, then column), a band of rows at a time."""
+    th, tw = tile
+    height, width = result.shape[-2:]
+    rows = -(-max(result.chunks[-2]) // th) * th  # whole tiles, about one chunk high
+    for page in np.ndindex(*result.shape[:-2]):
+        plane = result[page]
+        for y0 in range(0, height, rows):
+            band = np.asarray(plane[y0:y0 + rows].compute())
+            for ty in range(0, band.shape[0], th):
+                for tx in range(0, width, tw):
+                    yield band[ty:ty + th, tx:tx + tw]
