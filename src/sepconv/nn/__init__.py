@@ -18,6 +18,8 @@ except ImportError:  # pragma: no cover - exercised without torch installed
     raise ImportError("sepconv.nn needs PyTorch: pip install 'sepconv[torch]'") from None
 
 from sepconv.nn import functional
+from sepconv.nn.convert import to_depthwise_separable, to_spatial_separable
+from sepconv.nn.convert_model import ConversionReport, LayerReport, convert_model
 from sepconv.nn.keras import keras_weights, load_keras_weights
 from sepconv.nn.layers import (
     DepthwiseConv1d,
@@ -30,20 +32,29 @@ from sepconv.nn.layers import (
     SeparableConv2d,
     SeparableConv3d,
 )
+from sepconv.nn.profiling import LayerProfile, Profile, profile
 from sepconv.nn.spatial import SpatialSeparableConv2d
 
 __all__ = [
+    "ConversionReport",
     "DepthwiseConv1d",
     "DepthwiseConv2d",
     "DepthwiseConv3d",
+    "LayerProfile",
+    "LayerReport",
     "PointwiseConv1d",
     "PointwiseConv2d",
     "PointwiseConv3d",
+    "Profile",
     "SeparableConv1d",
     "SeparableConv2d",
     "SeparableConv3d",
     "SpatialSeparableConv2d",
+    "convert_model",
     "functional",
     "keras_weights",
     "load_keras_weights",
+    "profile",
+    "to_depthwise_separable",
+    "to_spatial_separable",
 ]

@@ -1,0 +1,172 @@
+"""to_depthwise_separable / to_spatial_separable / convert_model against independent SVDs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import sepconv  # noqa: E402
+from sepconv.nn import (  # noqa: E402
+    SeparableConv2d,
+    SpatialSeparableConv2d,
+    convert_model,
+    to_depthwise_separable,
+    to_spatial_separable,
+)
+
+CONVS = [
+    (nn.Conv2d, dict(in_channels=3, out_channels=5, kernel_size=3), (2, 3, 11, 12)),
+    (nn.Conv2d, dict(in_channels=2, out_channels=4, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0),
+                     dilation=(1, 2)), (1, 2, 13, 12)),
+    (nn.Conv2d, dict(in_channels=3, out_channels=4, kernel_size=3, padding="same",
+                     padding_mode="reflect"), (1, 3, 9, 10)),
+    (nn.Conv2d, dict(in_channels=2, out_channels=3, kernel_size=4, padding=2, padding_mode="circular",
+                     bias=False), (1, 2, 9, 9)),
+    (nn.Conv1d, dict(in_channels=3, out_channels=4, kernel_size=5, stride=2, padding=2), (2, 3, 17)),
+    (nn.Conv3d, dict(in_channels=2, out_channels=3, kernel_size=(2, 3, 3), padding=1,
+                     padding_mode="replicate"), (1, 2, 5, 6, 7)),
+]
+
+
+def _conv(cls, kwargs):
+    torch.manual_seed(0)
+    return cls(**kwargs, dtype=torch.float64)
+
+
+def _product_weight(layer):
+    """Dense weight W[o, c, ...] = Σ_j P[o, c·m+j] D[c·m+j] of a SeparableConv."""
+    d = layer.depthwise.weight.detach()
+    p = layer.pointwise.weight.detach().flatten(1)
+    c, m = layer.in_channels, layer.depth_multiplier
+    d = d.reshape(c, m, *d.shape[2:])
+    p = p.reshape(p.shape[0], c, m)
+    return torch.einsum("ocj,cj...->oc...", p, d)
+
+
+@pytest.mark.parametrize("cls, kwargs, shape", CONVS)
+def test_full_rank_depthwise_conversion_reproduces_outputs(cls, kwargs, shape):
+    conv = _conv(cls, kwargs)
+    o, k = conv.out_channels, math.prod(conv.kernel_size)
+    sep = to_depthwise_separable(conv, depth_multiplier=min(o, k))
+    x = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(sep(x), conv(x), atol=1e-9, rtol=1e-9)
+    assert sep.stride == conv.stride and sep.dilation == conv.dilation
+    assert (sep.pointwise.bias is None) == (conv.bias is None)
+
+
+@pytest.mark.parametrize("m", [1, 2])
+def test_truncated_depthwise_error_is_the_svd_tail(m):
+    conv = _conv(nn.Conv2d, dict(in_channels=4, out_channels=6, kernel_size=3))
+    w = conv.weight.detach().numpy()
+    tail = 0.0
+    for c in range(4):
+        s = np.linalg.svd(w[:, c].reshape(6, 9), compute_uv=False)
+        tail += float(np.sum(s[m:] ** 2))
+    sep = to_depthwise_separable(conv, depth_multiplier=m)
+    err = float(torch.linalg.vector_norm(_product_weight(sep) - conv.weight.detach()))
+    assert err == pytest.approx(math.sqrt(tail), rel=1e-9)
+    # and the layer computes exactly the dense conv with that product weight
+    x = torch.randn(1, 4, 8, 8, dtype=torch.float64)
+    want = nn.functional.conv2d(x, _product_weight(sep), conv.bias)
+    torch.testing.assert_close(sep(x), want, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cls, kwargs, shape", [c for c in CONVS if c[0] is nn.Conv2d])
+def test_full_rank_spatial_conversion_reproduces_outputs(cls, kwargs, shape):
+    conv = _conv(cls, kwargs)
+    o, c, kh, kw = conv.weight.shape
+    sep = to_spatial_separable(conv, rank=min(c * kh, o * kw))
+    assert isinstance(sep, SpatialSeparableConv2d)
+    x = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(sep(x), conv(x), atol=1e-9, rtol=1e-9)
+
+
+@pytest.mark.parametrize("rank", [1, 3, 5])
+def test_truncated_spatial_error_is_the_svd_tail(rank):
+    conv = _conv(nn.Conv2d, dict(in_channels=3, out_channels=4, kernel_size=3))
+    w = conv.weight.detach().numpy()  # (O, C, kh, kw) → rows (c, y), columns (o, x)
+    s = np.linalg.svd(w.transpose(1, 2, 0, 3).reshape(9, 12), compute_uv=False)
+    sep = to_spatial_separable(conv, rank)
+    v = sep.vertical.weight.detach()[..., 0]  # (R, C, kh)
+    h = sep.horizontal.weight.detach()[:, :, 0]  # (O, R, kw)
+    dense = torch.einsum("rcy,orx->ocyx", v, h)
+    err = float(torch.linalg.vector_norm(dense - conv.weight.detach()))
+    assert err == pytest.approx(float(np.sqrt(np.sum(s[rank:] ** 2))), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: to_depthwise_separable(nn.Linear(3, 4)), "conv: expected an nn.Conv1d"),
+    (lambda: to_depthwise_separable(nn.Conv2d(4, 4, 3, groups=2)), "groups=1"),
+    (lambda: to_depthwise_separable(nn.Conv2d(4, 4, 1)), "larger than 1×1"),
+    (lambda: to_depthwise_separable(nn.ConvTranspose2d(4, 4, 3)), "conv: expected"),
+    (lambda: to_depthwise_separable(nn.Conv2d(4, 4, 3), 0), r"depth_multiplier: expected an int in \[1, 4\]"),
+    (lambda: to_depthwise_separable(nn.Conv2d(4, 8, 3), 10), r"in \[1, 8\]"),
+    (lambda: to_spatial_separable(nn.Conv2d(4, 4, 3), 0), r"rank: expected an int in \[1, 12\]"),
+    (lambda: to_spatial_separable(nn.Conv2d(4, 4, 3), 13), "rank"),
+    (lambda: to_spatial_separable(nn.Conv1d(4, 4, 3), 1), "conv: expected an nn.Conv2d"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), form="tucker"), "form: expected one of"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), budget=0.5), "input_shape"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), energy=1.5), "energy"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), depth_multiplier=0), "depth_multiplier"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), form="spatial"), "rank"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), energy=0.9, depth_multiplier=1), "at most one"),
+])
+def test_bad_input(call, pattern):
+    with pytest.raises(sepconv.SepconvError, match=pattern):
+        call()
+
+
+class Small(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(),
+            nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 3, groups=4),
+        )
+        self.head = nn.Linear(16, 5)
+
+    def forward(self, x):
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+def test_convert_model_fixed_energy_budget_and_report():
+    torch.manual_seed(1)
+    model = Small()
+    x = torch.randn(4, 3, 16, 16)
+    new, report = convert_model(model, depth_multiplier=1, calibration=x)
+    assert [r.name for r in report.layers] == ["features.0", "features.2"]  # 1×1 and grouped stay
+    assert isinstance(new.features[0], SeparableConv2d) and isinstance(model.features[0], nn.Conv2d)
+    assert report.layers[0].old_macs == 16 * 16 * 8 * 3 * 9 * 4
+    assert report.layers[0].new_macs == 4 * 16 * 16 * 3 * (9 + 8)
+    assert all(0 < r.output_error < 2 for r in report.layers) and report.model_output_error > 0
+    d = report.to_dict()
+    assert d["layers"][0]["choice"] == 1 and "features.0" in str(report)
+    _, rep = convert_model(model, energy=1.0, calibration=x)
+    assert rep.model_output_error < 1e-5
+    _, rep = convert_model(model, energy=0.9)
+    assert all(r.weight_error <= math.sqrt(0.1) + 1e-9 for r in rep.layers)
+    assert rep.layers[0].old_macs is None
+    _, rep = convert_model(model, budget=0.25, input_shape=(1, 3, 16, 16))
+    totals = rep.totals()
+    assert totals["new_macs"] <= 0.25 * totals["old_macs"]
+    _, loose = convert_model(model, budget=0.6, input_shape=(1, 3, 16, 16))
+    assert sum(r.choice for r in loose.layers) >= sum(r.choice for r in rep.layers)
+
+
+def test_converted_model_trains():
+    torch.manual_seed(2)
+    new, _ = convert_model(Small(), form="spatial", rank=2)
+    loss = new(torch.randn(2, 3, 16, 16)).square().sum()
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in new.parameters())
+
+
+def test_convert_a_bare_conv():
+    conv = nn.Conv2d(3, 4, 3)
+    new, report = convert_model(conv, depth_multiplier=3)
+    assert isinstance(new, SeparableConv2d) and report.layers[0].name == ""
