@@ -14,7 +14,7 @@ import numpy as np
 import sepconv
 from sepconv import cost, kernels
 
-from . import io
+from . import io, report
 
 Say = Callable[[str], None]
 
@@ -70,18 +70,19 @@ def _term_text(term: sepconv.SeparableKernel) -> str:
     return f"{_ints(column)}ᵀ ⊗ {_ints(row)}"
 
 
-def laplacian_story(say: Say) -> None:
+def laplacian_story(img: np.ndarray, say: Say) -> None:
     """The Laplacian: rank 2, its exact two-term form, and why auto still applies it directly."""
     lap = kernels.laplacian()
     dense = lap.dense()
     best = sepconv.decompose(dense, rank=1)
     rel = best.residual / float(np.linalg.norm(dense))
     mults = cost.filter_mults(lap)
+    method = report.auto_method(lap, img.shape, img.dtype)
     say(f"The Laplacian {_ints(dense)} has rank {sepconv.rank(dense)}: no outer product gives it "
         f"(the best rank-1 fit is off by {rel:.0%}), but exactly the sum of two:")
     say(f"    {_term_text(lap.terms[0])} + {_term_text(lap.terms[1])}")
     say(f"Two separable terms cost {mults['lowrank']} multiplications per pixel against "
-        f"{mults['direct']} directly, so method='auto' applies this one directly.")
+        f"{mults['direct']} directly; on this photo method='auto' picks the {method} plan.")
 
 
 def log_story(img: np.ndarray, say: Say) -> dict[str, np.ndarray]:
@@ -120,7 +121,7 @@ def run(out: str | Path = "sepconv-demo", say: Say = print) -> int:
     sobel = sobel_story(img, name, say)
     say("")
     say("2. A kernel that does not separate is still a sum of separable terms")
-    laplacian_story(say)
+    laplacian_story(img, say)
     log = log_story(img, say)
     say("")
     say("3. Depthwise separable: one k×k kernel per channel, then a 1×1 mix")

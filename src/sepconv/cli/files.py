@@ -64,7 +64,9 @@ def filter_file(source: Path, out: Path, options: FilterOptions) -> str:
     io.write_atomic(out, io.encode(result, fmt, bits=bits, normalize=options.normalize))
     method = options.method
     if method == "auto":
-        method = report.auto_method(options.kernel.kernel, image.shape, result.dtype)
+        ndim = len(options.kernel.shape)
+        axes = tuple(range(ndim)) if image.ndim > ndim else None
+        method = report.auto_method(options.kernel.kernel, image.shape, result.dtype, axes)
     stored = f"{bits}-bit {fmt}" if fmt in ("PNG", "JPEG") else f"{fmt} {result.dtype}"
     size = "×".join(map(str, image.shape))
     return f"wrote {out} ({size}, {stored}; {options.kernel.text} by the {method} plan)"
@@ -104,7 +106,9 @@ def filter_many(sources: list[Path], out_dir: Path, options: FilterOptions, *, q
             bar.write(f"sepconv: error: {source}: {exc}", file=sys.stderr)
     bar.close()
     done = len(sources) - failed
-    say(f"filtered {done} of {len(sources)} files into {out_dir}" + (f" ({failed} failed)" if failed else ""))
+    if failed or not quiet:
+        say(f"filtered {done} of {len(sources)} files into {out_dir}"
+            + (f" ({failed} failed)" if failed else ""))
     return 1 if failed else 0
 
 

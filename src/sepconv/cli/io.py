@@ -71,8 +71,10 @@ def read_image(path: str | Path) -> np.ndarray:
     except Exception as exc:  # every decoder has its own errors for a damaged file
         raise bad_argument("IN", f"a valid {fmt} file", str(path),
                            f"the file is damaged or not {fmt} ({exc})") from None
-    if image.dtype.kind not in "biuf" or image.ndim not in (2, 3) or image.size == 0:
-        raise bad_argument("IN", "a non-empty (H, W) or (H, W, C) image of numbers", str(path),
+    if image.size == 0:
+        raise bad_argument("IN", f"a valid {fmt} file", str(path), "it holds no pixels (damaged?)")
+    if image.dtype.kind not in "biuf" or image.ndim not in (2, 3):
+        raise bad_argument("IN", "an (H, W) or (H, W, C) image of numbers", str(path),
                            f"it holds shape {image.shape}, dtype {image.dtype}")
     return image
 

@@ -6,6 +6,8 @@ Exit codes: 0 success, 1 an error (``sepconv: error: ...`` on stderr), 2 a usage
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -63,6 +65,16 @@ def _add_reports(verbs: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+# Verbs that other parts of sepconv add: a module ``sepconv.cli.<name>`` with
+# ``add_parser(verbs, common)`` and ``run(args, say) -> int``; wired when the module exists.
+EXTRA_VERBS = ("convert", "experiment")
+
+
+def _extra_modules() -> list[Any]:
+    names = [f"{__package__}.{name}" for name in EXTRA_VERBS]
+    return [importlib.import_module(n) for n in names if importlib.util.find_spec(n) is not None]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sepconv", description="Separable convolutions, made real.")
     parser.add_argument("--version", action="version", version=f"sepconv {__version__}")
@@ -74,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the figures (replaced on each run; default ./sepconv-demo)")
     _add_filter(verbs, common)
     _add_reports(verbs, common)
+    for module in _extra_modules():
+        module.add_parser(verbs, common)
     return parser
 
 
@@ -132,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (argparse exits with 2 on a usage error)."""
     args = build_parser().parse_args(argv)
     try:
-        return VERBS[args.verb](args)
+        if args.verb in VERBS:
+            return VERBS[args.verb](args)
+        return int(importlib.import_module(f"{__package__}.{args.verb}").run(args, say))
     except KeyboardInterrupt:
         print("sepconv: interrupted", file=sys.stderr)
         return 130

@@ -15,20 +15,21 @@ from ..decompose import LowRankKernel, SeparableKernel, decompose, factorize, ra
 from .spec import Kernel, KernelSpec, axis_names
 
 
-def auto_method(kernel: Kernel, shape: Sequence[int], dtype: object) -> str:
-    """The plan ``method='auto'`` picks for an image of ``shape`` and ``dtype``."""
-    dt = np.dtype(dtype)  # type: ignore[call-overload]
-    if "shape" in inspect.signature(_plan.make_plan).parameters:  # the engine may plan by shape
-        return _plan.make_plan(kernel, "auto", dt, shape=tuple(shape)).method  # type: ignore[call-arg]
-    return _plan.make_plan(kernel, "auto", dt).method
+def auto_method(kernel: Kernel, shape: Sequence[int], dtype: Any,
+                axes: Sequence[int] | None = None) -> str:
+    """The plan ``method='auto'`` picks for an image of ``shape`` and ``dtype`` (filtered ``axes``)."""
+    params = inspect.signature(_plan.make_plan).parameters
+    given = {"shape": tuple(shape), "axes": None if axes is None else tuple(axes)}
+    extra: dict[str, Any] = {k: v for k, v in given.items() if k in params and v is not None}
+    return _plan.make_plan(kernel, "auto", np.dtype(dtype), **extra).method
 
 
 def number(value: float) -> int | float:
-    """An int when the value is one (to rounding), else the float rounded to 6 significant digits."""
+    """An int when the value is one (to rounding), else the float."""
     v = float(value)
     if abs(v) < 2**53 and abs(v - round(v)) <= 1e-12 * max(1.0, abs(v)):
         return round(v)
-    return float(f"{v:.6g}")
+    return v
 
 
 def _terms(spec: KernelSpec) -> tuple[list[tuple[np.ndarray, ...]], float]:
@@ -56,8 +57,9 @@ def analyze(spec: KernelSpec, image_shape: tuple[int, ...], dtype: str) -> dict[
     dense = spec.dense()
     terms, residual = _terms(spec)
     mults = cost.filter_mults(spec.kernel)
-    method = auto_method(spec.kernel, image_shape, dtype)
-    chosen = math.prod(spec.shape) if method == "direct" else len(terms) * sum(spec.shape)
+    axes = tuple(range(len(spec.shape))) if len(image_shape) > len(spec.shape) else None
+    method = auto_method(spec.kernel, image_shape, dtype, axes)
+    chosen = {"direct": math.prod(spec.shape), "fft": None}.get(method, len(terms) * sum(spec.shape))
     return {
         "kernel": spec.text,
         "shape": list(spec.shape),
@@ -106,8 +108,10 @@ def analysis_lines(info: dict[str, Any]) -> list[str]:
     lines.append("multiplications per output: "
                  + ", ".join(f"{plan} {m}" for plan, m in info["mults"].items()))
     auto = info["auto"]
+    per_output = ("FFT: not counted per output" if auto["mults"] is None
+                  else f"{auto['mults']} multiplications per output")
     lines.append(f"auto picks {auto['method']} for a {_size(auto['image_shape'])} {auto['dtype']} "
-                 f"image ({auto['mults']} multiplications per output)")
+                 f"image ({per_output})")
     return lines
 
 
@@ -168,7 +172,7 @@ def _ratio(r: float) -> str:
 
 def _line(name: str, row: dict[str, Any]) -> str:
     ratio = _ratio(row["ratio"]) if "ratio" in row else ""
-    return (f"{name:<22}{row['mults']:>14,}{row['params']:>11,}  {_size(row['output_shape']):<11}"
+    return (f"{name:<28}{row['mults']:>12,}{row['params']:>11,}  {_size(row['output_shape']):<11}"
             f"{ratio}").rstrip()
 
 
@@ -179,7 +183,7 @@ def cost_lines(info: dict[str, Any]) -> list[str]:
     stride = "×".join(map(str, info["stride"]))
     lines = [f"{_size(info['input_shape'])} input, {_size(ks)} kernels, {n} filters, "
              f"padding '{info['padding']}', stride {stride}",
-             f"{'':<22}{'mults':>14}{'params':>11}  {'output':<11}mults vs normal",
+             f"{'':<28}{'mults':>12}{'params':>11}  {'output':<11}mults vs normal",
              _line("normal", info["normal"])]
     sep = info["depthwise_separable"]
     lines += [_line("depthwise separable", sep),
