@@ -4,20 +4,26 @@ A :class:`Plan` is made once per kernel (``make_plan``) and executed on any numb
 (``execute``); ``dask.py`` executes the same plan inside each chunk. All methods compute the
 same correlation; they differ only in cost:
 
-====================  ===========================  ====================================
-method                multiplications per output   when ``auto`` takes it
-====================  ===========================  ====================================
-``separable``         Σ k_i                        the kernel has rank 1
-``lowrank``           r · Σ k_i                    rank r > 1 and r · Σ k_i < Π k_i
-``direct``            Π k_i                        otherwise
-``fft``               —                            only when asked for (``method='fft'``)
-====================  ===========================  ====================================
+====================  ===========================  =========================================
+method                multiplications per output   run by
+====================  ===========================  =========================================
+``separable``         Σ k_i                        the engine: one fused pass over 2 axes
+``lowrank``           r · Σ k_i                    the engine: r terms summed in that pass
+``direct``            Π k_i                        the engine: dense kernel
+``fft``               —                            NumPy's FFT (float64)
+====================  ===========================  =========================================
 
-Low-rank plans use the exact decomposition (r = numerical rank), never an approximation.
+``method='auto'`` takes the cheapest by the cost model below (calibrated with
+``benchmarks/cost_model.py``, see ``docs/benchmarks/cost_model.md``). Low-rank plans use the exact
+decomposition (r = numerical rank), never an approximation. FFT is considered only when the
+input ``shape`` is known and the output is not integer, and an automatic FFT plan falls back to
+the best direct method when the input holds NaN or Inf.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,15 +36,32 @@ _NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "w
 
 Kernel = np.ndarray | SeparableKernel | LowRankKernel
 
+# Cost model, nanoseconds per output value with the default threads, fitted by
+# benchmarks/cost_model.py on 2048² float32 images (table in docs/benchmarks/cost_model.md):
+# a 1-D pass costs PASS + TAP·k, a direct kernel DIRECT_ROW per kernel row + DIRECT_TAP per tap,
+# an FFT FFT per output and log2 of the transform size (3 transforms, float64, one thread).
+_TAP = 0.045
+_PASS = 0.35
+_DIRECT_TAP = 0.06
+_DIRECT_ROW = 0.3
+_FFT = 1.1
+
+# dtypes the engine reads directly; others are converted once (see _engine_input)
+_ENGINE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.uint8, np.uint16, np.int16))
+
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """How a kernel will be applied: ``terms`` holds 1-D factors of each separable term."""
+    """How a kernel will be applied: ``terms`` holds 1-D factors of each separable term.
+
+    ``fallback`` is set on automatic FFT plans: the method used when the input is not finite.
+    """
 
     method: str
     shape: tuple[int, ...]
     dense: np.ndarray
     terms: tuple[tuple[np.ndarray, ...], ...] = ()
+    fallback: str | None = None
 
     @property
     def mults(self) -> int:
@@ -61,26 +84,62 @@ def _terms_of(kernel: Kernel) -> tuple[tuple[np.ndarray, ...], ...]:
     return tuple(t.factors for t in decompose(kernel).terms)
 
 
-def make_plan(kernel: Kernel, method: str, dtype: np.dtype) -> Plan:
-    """Pick (``method='auto'``) or check the method; cast the weights to the compute ``dtype``."""
+def separable_cost(terms: int, shape: Sequence[int]) -> float:
+    """Modelled ns per output of ``terms`` separable terms (one 1-D pass per axis each)."""
+    return terms * sum(_PASS + _TAP * k for k in shape)
+
+
+def direct_cost(shape: Sequence[int]) -> float:
+    """Modelled ns per output of a dense kernel."""
+    taps = math.prod(shape)
+    return _DIRECT_ROW * (taps // shape[-1]) + _DIRECT_TAP * taps
+
+
+def fft_cost(shape: Sequence[int], axes: Sequence[int], kshape: Sequence[int]) -> float:
+    """Modelled ns per output of the FFT method on an input of ``shape``."""
+    padded = list(shape)
+    for axis, k in zip(axes, kshape):
+        padded[axis] += k - 1
+    length = math.prod(padded[axis] for axis in axes)
+    return _FFT * math.log2(max(length, 2)) * math.prod(padded) / max(math.prod(shape), 1)
+
+
+def make_plan(kernel: Kernel, method: str, dtype: np.dtype, *,
+              shape: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+              integer_output: bool = False) -> Plan:
+    """Pick (``method='auto'``) or check the method; cast the weights to the compute ``dtype``.
+
+    ``shape`` (the input's) and ``axes`` (the filtered ones, default: the last ``kernel.ndim``)
+    let 'auto' weigh the FFT, which it never picks for ``integer_output``.
+    """
     dense = np.asarray(kernel.dense() if not isinstance(kernel, np.ndarray) else kernel)
-    shape = dense.shape
+    kshape = dense.shape
     dense = dense.astype(dtype)
     if method in ("direct", "fft"):
-        return Plan(method, shape, dense)
+        return Plan(method, kshape, dense)
     terms = _terms_of(kernel)
     cast = tuple(tuple(f.astype(dtype) for f in term) for term in terms)
     if method == "separable" and len(cast) > 1:
         factorize(dense)  # raises NotSeparableError with rank and residual
         raise NotSeparableError("kernel: expected a separable kernel; use method='lowrank'")
     if method in ("separable", "lowrank"):
-        return Plan(method, shape, dense, cast)
-    lowrank_cost = len(cast) * sum(shape)
-    if len(cast) == 1 and len(shape) > 1:
-        return Plan("separable", shape, dense, cast)
-    if lowrank_cost < int(np.prod(shape)):
-        return Plan("lowrank", shape, dense, cast)
-    return Plan("direct", shape, dense)
+        return Plan(method, kshape, dense, cast)
+    best = _cheapest(len(cast), kshape)
+    plan = Plan(best, kshape, dense, cast if best != "direct" else ())
+    if shape is None or integer_output:
+        return plan
+    axes = tuple(axes) if axes is not None else tuple(range(len(shape) - len(kshape), len(shape)))
+    own = separable_cost(len(cast), kshape) if best != "direct" else direct_cost(kshape)
+    if fft_cost(shape, axes, kshape) < own:
+        return Plan("fft", kshape, dense, plan.terms, fallback=best)
+    return plan
+
+
+def _cheapest(terms: int, kshape: tuple[int, ...]) -> str:
+    """separable, lowrank or direct: whichever the cost model says is fastest."""
+    if len(kshape) == 1 or separable_cost(terms, kshape) <= direct_cost(kshape):
+        return "separable" if terms == 1 else "lowrank"
+    return "direct"
 
 
 def pad_widths(size: int, origin: int) -> tuple[int, int]:
@@ -99,71 +158,51 @@ def _pad(x: np.ndarray, axis: int, width: tuple[int, int], mode: str, cval: floa
     return np.pad(x, pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
 
 
-def _shift_add(padded: np.ndarray, weights: np.ndarray, axis: int, dtype: np.dtype) -> np.ndarray:
-    """Valid 1-D correlation along ``axis`` by accumulating shifted slices."""
-    n_out = padded.shape[axis] - weights.size + 1
-    shape = list(padded.shape)
-    shape[axis] = n_out
-    out = np.zeros(shape, dtype=dtype)
-    for j, w in enumerate(weights):
-        index = [slice(None)] * padded.ndim
-        index[axis] = slice(j, j + n_out)
-        out += w * padded[tuple(index)]
-    return out
+def _engine_input(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The input as the engine reads it: its own dtype when supported, else one cast copy."""
+    if x.dtype in _ENGINE_DTYPES:
+        return x
+    if x.dtype == np.bool_:
+        return x.view(np.uint8)
+    if x.dtype == np.int8:
+        return x.astype(np.int16)
+    return x.astype(dtype)  # float16, wide integers
 
 
-def correlate1d(x: np.ndarray, weights: np.ndarray, axis: int, mode: str, cval: float,
-                origin: int, dtype: np.dtype) -> np.ndarray:
-    padded = _pad(x, axis, pad_widths(weights.size, origin), mode, cval)
-    return _shift_add(padded.astype(dtype, copy=False), weights.astype(dtype), axis, dtype)
+def _output_shape(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str) -> list[int]:
+    shape = list(x.shape)
+    if mode == "valid":
+        for axis, k in zip(axes, plan.shape):
+            shape[axis] -= k - 1
+    return shape
 
 
-def _run_terms(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
-               origins: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    total: np.ndarray | None = None
-    for term in plan.terms:
-        y, c = x, cval
-        for w, axis, o in zip(term, axes, origins):
-            y = correlate1d(y, w, axis, mode, c, o, dtype)
-            # beyond the edge the partly filtered image is the constant filtered: cval · Σw
-            c = c * float(np.sum(w, dtype=np.float64))
-        total = y if total is None else total + y
-    assert total is not None
-    return total
+def _run_engine(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
+                origins: tuple[int, ...], dtype: np.dtype, parallel: bool, method: str) -> np.ndarray:
+    from . import _engine  # loads numba on the first filter, not at import
 
-
-def _run_direct(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
-                origins: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    padded = x
-    for axis, k, o in zip(axes, plan.shape, origins):
-        padded = _pad(padded, axis, pad_widths(k, o), mode, cval)
-    padded = padded.astype(dtype, copy=False)
-    shape = list(padded.shape)
-    for axis, k in zip(axes, plan.shape):
-        shape[axis] -= k - 1
-    out = np.zeros(shape, dtype=dtype)
-    for idx in np.ndindex(*plan.shape):
-        index = [slice(None)] * padded.ndim
-        for axis, j in zip(axes, idx):
-            index[axis] = slice(j, j + shape[axis])
-        out += plan.dense[idx] * padded[tuple(index)]
+    out = np.empty(_output_shape(x, plan, axes, mode), dtype=dtype)
+    if method == "direct":
+        _engine.correlate_direct(_engine_input(x, dtype), plan.dense, axes, mode, cval, origins,
+                                 out, parallel=parallel)
+    else:
+        _engine.correlate_lowrank(_engine_input(x, dtype), plan.terms, axes, mode, cval, origins,
+                                  out, parallel=parallel)
     return out
 
 
 def _run_fft(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
              origins: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    if not np.all(np.isfinite(x)):
-        raise bad_argument(
-            "method", "finite input for method='fft'", "NaN or Inf in the input",
-            "use method='auto' (FFT would spread them over the whole result)",
-        )
     padded = x
     for axis, k, o in zip(axes, plan.shape, origins):
         padded = _pad(padded, axis, pad_widths(k, o), mode, cval)
     padded = padded.astype(np.float64, copy=False)
     # correlation = convolution with the flipped kernel; keep only the fully overlapping part
     flipped = plan.dense.astype(np.float64)[(slice(None, None, -1),) * len(axes)]
-    kern = flipped.reshape(_ordered(flipped, axes, x.ndim))
+    shape = [1] * x.ndim
+    for axis, k in zip(axes, plan.shape):
+        shape[axis] = k
+    kern = flipped.reshape(shape)  # filtering.py sorts axes before planning
     sizes = [padded.shape[a] for a in axes]
     spec = np.fft.rfftn(padded, s=sizes, axes=axes) * np.fft.rfftn(kern, s=sizes, axes=axes)
     full = np.fft.irfftn(spec, s=sizes, axes=axes)
@@ -173,23 +212,20 @@ def _run_fft(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: 
     return full[tuple(index)].astype(dtype)
 
 
-def _ordered(kernel: np.ndarray, axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
-    """Shape that places the kernel's dims at ``axes`` (in sorted order) among ``ndim`` dims."""
-    if list(axes) != sorted(axes):
-        raise NotImplementedError  # filtering.py sorts axes before planning
-    shape = [1] * ndim
-    for axis, k in zip(axes, kernel.shape):
-        shape[axis] = k
-    return tuple(shape)
-
-
-_RUNNERS = {"separable": _run_terms, "lowrank": _run_terms, "direct": _run_direct, "fft": _run_fft}
-
-
 def execute(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
             origins: tuple[int, ...], dtype: np.dtype, *, parallel: bool = True) -> np.ndarray:
     """Correlate ``x`` with the planned kernel along ``axes``; result in ``dtype``.
 
     ``parallel=False`` runs single-threaded kernels (dask chunks: dask owns the threads).
     """
-    return _RUNNERS[plan.method](x, plan, axes, mode, cval, origins, dtype)
+    method = plan.method
+    if method == "fft":
+        if np.all(np.isfinite(x)):
+            return _run_fft(x, plan, axes, mode, cval, origins, dtype)
+        if plan.fallback is None:
+            raise bad_argument(
+                "method", "finite input for method='fft'", "NaN or Inf in the input",
+                "use method='auto' (FFT would spread them over the whole result)",
+            )
+        method = plan.fallback
+    return _run_engine(x, plan, axes, mode, cval, origins, dtype, parallel, method)

@@ -112,15 +112,19 @@ def _pad(buf, table, left, count, width, value):
     A cell is ``width`` elements wide; cell ``s`` copies cell ``left + table[s]``, or is set to
     ``value`` where ``table[s]`` is -1 (mode 'constant').
     """
-    for s in range(table.shape[0]):
-        if left <= s < left + count:
-            continue
-        cell = buf[s * width:(s + 1) * width]
-        src = table[s]
-        if src < 0:
-            _fill(cell, value)
-        else:
-            _load(cell, buf, (left + src) * width)
+    for s in range(left):
+        _border_cell(buf, table[s], s, left, width, value)
+    for s in range(left + count, table.shape[0]):
+        _border_cell(buf, table[s], s, left, width, value)
+
+
+@_jit
+def _border_cell(buf, src, s, left, width, value):
+    cell = buf[s * width:(s + 1) * width]
+    if src < 0:
+        _fill(cell, value)
+    else:
+        _load(cell, buf, (left + src) * width)
 
 
 @_jit
