@@ -34,6 +34,12 @@ def flat_view(a: np.ndarray, writeable: bool) -> tuple[np.ndarray, int]:
 
     Read-only views get one numba type whatever the input's flags (one compile per dtype).
     """
+    if a.flags.c_contiguous:  # the common case, and ~20x cheaper than the interface below
+        flat = a.reshape(-1)
+        if not writeable:
+            flat = flat.view()
+            flat.flags.writeable = False
+        return flat, 0
     step = steps(a)
     assert step is not None and a.dtype.isnative and a.size > 0
     low = sum(min(0, (n - 1) * s) for n, s in zip(a.shape, step))
@@ -71,6 +77,8 @@ def bases(a: np.ndarray, offset: int, dims: list[int],
     ``sources[d]`` maps output index -> source index along ``d`` (a border table slice); a -1
     there marks the constant, and every offset it reaches is -1.
     """
+    if not dims:
+        return np.full(1, offset, dtype=np.int64)
     step = steps(a)
     assert step is not None
     total = np.full(1, offset, dtype=np.int64)

@@ -9,6 +9,8 @@ Kernels longer than the axis extend periodically as scipy does: reflect has peri
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -21,8 +23,18 @@ def output_length(n: int, k: int, mode: str) -> int:
     return n - k + 1 if mode == "valid" else n
 
 
+@lru_cache(maxsize=256)
 def index_table(n: int, k: int, origin: int, mode: str) -> np.ndarray:
-    """Source index (int64, -1 for the constant) of each of the ``n_out + k - 1`` positions."""
+    """Source index (int64, -1 for the constant) of each of the ``n_out + k - 1`` positions.
+
+    Cached (read-only): the same image size and kernel come back call after call.
+    """
+    table = _index_table(n, k, origin, mode)
+    table.flags.writeable = False
+    return table
+
+
+def _index_table(n: int, k: int, origin: int, mode: str) -> np.ndarray:
     left = left_pad(k, origin, mode)
     positions = np.arange(output_length(n, k, mode) + k - 1, dtype=np.int64) - left
     return extend(positions, n, mode)

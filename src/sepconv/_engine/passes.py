@@ -55,7 +55,7 @@ def fused(x: np.ndarray, out: np.ndarray, a: int | None, b: int | None, wa: np.n
     if a is not None:
         ta = _tables.index_table(x.shape[a], wa.shape[1], origins[0], mode)
     else:
-        ta = np.zeros(1, dtype=np.int64)
+        ta = _tables.index_table(1, 1, 0, mode)  # [0]: the row itself
     tb = _tables.index_table(nb, wb.shape[1], origins[1], mode)
     left = _tables.left_pad(wb.shape[1], origins[1], mode) if b is not None else 0
     xf, x0 = _layout.flat_view(x, writeable=False)
