@@ -170,9 +170,9 @@ def _ratio(r: float) -> str:
     return f"{r:.4g} ({1 / r:.4g}× fewer)" if r < 1 else f"{r:.4g} ({r:.4g}× more)"
 
 
-def _line(name: str, row: dict[str, Any]) -> str:
+def _line(name: str, row: dict[str, Any], width: int) -> str:
     ratio = _ratio(row["ratio"]) if "ratio" in row else ""
-    return (f"{name:<28}{row['mults']:>12,}{row['params']:>11,}  {_size(row['output_shape']):<11}"
+    return (f"{name:<28}{row['mults']:>12,}{row['params']:>11,}  {_size(row['output_shape']):<{width}}"
             f"{ratio}").rstrip()
 
 
@@ -180,18 +180,17 @@ def cost_lines(info: dict[str, Any]) -> list[str]:
     """The text table of :func:`layer_costs`."""
     ks, c, n = info["kernel_size"], info["input_shape"][-1], info["filters"]
     mid = c * info["depth_multiplier"]
-    stride = "×".join(map(str, info["stride"]))
-    lines = [f"{_size(info['input_shape'])} input, {_size(ks)} kernels, {n} filters, "
-             f"padding '{info['padding']}', stride {stride}",
-             f"{'':<28}{'mults':>12}{'params':>11}  {'output':<11}mults vs normal",
-             _line("normal", info["normal"])]
+    stride, ones = "×".join(map(str, info["stride"])), _size([1] * len(ks))
+    width = max(11, len(_size(info["depthwise_separable"]["depthwise"]["output_shape"])) + 2)
     sep = info["depthwise_separable"]
-    lines += [_line("depthwise separable", sep),
-              _line(f"  depthwise {_size(ks)}, {c} → {mid}", sep["depthwise"]),
-              _line(f"  pointwise 1×1, {mid} → {n}", sep["pointwise"])]
+    rows = [("normal", info["normal"]), ("depthwise separable", sep),
+            (f"  depthwise {_size(ks)}, {c} → {mid}", sep["depthwise"]),
+            (f"  pointwise {ones}, {mid} → {n}", sep["pointwise"])]
     if "spatially_separable" in info:
         sp = info["spatially_separable"]
-        lines += [_line("spatially separable", sp),
-                  _line(f"  vertical {ks[0]}×1, {c} → {n}", sp["vertical"]),
-                  _line(f"  horizontal 1×{ks[1]}, {n} → {n}", sp["horizontal"])]
-    return lines
+        rows += [("spatially separable", sp), (f"  vertical {ks[0]}×1, {c} → {n}", sp["vertical"]),
+                 (f"  horizontal 1×{ks[1]}, {n} → {n}", sp["horizontal"])]
+    header = [f"{_size(info['input_shape'])} input, {_size(ks)} kernels, {n} filters, "
+              f"padding '{info['padding']}', stride {stride}",
+              f"{'':<28}{'mults':>12}{'params':>11}  {'output':<{width}}mults vs normal"]
+    return header + [_line(name, row, width) for name, row in rows]
