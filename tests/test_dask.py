@@ -63,6 +63,16 @@ def test_low_rank_kernel_and_methods(rng, method):
     np.testing.assert_allclose(got.compute(), ndi.gaussian_laplace(x, 1.2, mode="mirror"), atol=1e-9)
 
 
+def test_auto_fft_per_chunk_and_its_fallback_for_nan(rng):
+    x = rng.standard_normal((50, 45))
+    k = rng.standard_normal((21, 21))  # dense: 'auto' picks the FFT for each 16-row block
+    got = sepconv.correlate(_lazy(x, 16), k, mode="reflect")
+    np.testing.assert_allclose(got.compute(), ndi.correlate(x, k, mode="reflect"), atol=1e-9)
+    x[3, 40] = np.nan  # NaN spreads as in the direct method (the FFT would smear it further)
+    got = sepconv.correlate(_lazy(x, 16), k, mode="reflect").compute()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ndi.correlate(x, k, mode="reflect")))
+
+
 @pytest.mark.parametrize("mode", ALL_MODES)
 def test_nd_with_axes_keeps_other_axes_and_their_chunks(rng, mode):
     x = rng.standard_normal((4, 9, 3, 10))

@@ -57,8 +57,7 @@ def filter_array(x: da.Array, kernel: _plan.Kernel, *, mode: object, cval: objec
                                   axes=axes, output=output, method=method, flip=flip)
     if x.size == 0 or 0 in request.out_shape:
         return da.zeros(request.out_shape, dtype=request.final)
-    plan = _plan.make_plan(request.kernel, request.method, request.dtype)
-    return _apply(x, plan, request)
+    return _apply(x, request)
 
 
 def _check_input(x: da.Array, output: object) -> None:
@@ -74,11 +73,14 @@ def _check_input(x: da.Array, output: object) -> None:
         )
 
 
-def _apply(x: da.Array, plan: _plan.Plan, request: filtering._Request) -> da.Array:
-    reach = {axis: _plan.pad_widths(k, o)
-             for axis, k, o in zip(request.axes, plan.shape, request.origins)}
+def _apply(x: da.Array, request: filtering._Request) -> da.Array:
+    kshape = tuple(request.kernel.shape)
+    reach = {axis: _plan.pad_widths(k, o) for axis, k, o in zip(request.axes, kshape, request.origins)}
     valid = request.mode == "valid"
     x = _merge_small_chunks(x, reach, extra=int(valid))
+    block_shape = tuple(max(c) + sum(reach.get(axis, (0, 0))) for axis, c in enumerate(x.chunks))
+    plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=block_shape,
+                           axes=request.axes, integer_output=request.final.kind in "iu")
     if request.mode == "constant" and x.dtype != request.dtype:
         x = x.astype(request.dtype)  # the pads hold cval exactly, not cast to an integer dtype
     padded = x if valid else _pad(x, reach, request.mode, request.cval)
