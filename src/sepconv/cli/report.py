@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Sequence
@@ -18,10 +17,7 @@ from .spec import Kernel, KernelSpec, axis_names
 def auto_method(kernel: Kernel, shape: Sequence[int], dtype: Any,
                 axes: Sequence[int] | None = None) -> str:
     """The plan ``method='auto'`` picks for an image of ``shape`` and ``dtype`` (filtered ``axes``)."""
-    params = inspect.signature(_plan.make_plan).parameters
-    given = {"shape": tuple(shape), "axes": None if axes is None else tuple(axes)}
-    extra: dict[str, Any] = {k: v for k, v in given.items() if k in params and v is not None}
-    return _plan.make_plan(kernel, "auto", np.dtype(dtype), **extra).method
+    return _plan.make_plan(kernel, "auto", np.dtype(dtype), shape=tuple(shape), axes=axes).method
 
 
 def number(value: float) -> int | float:
