@@ -1,0 +1,209 @@
+"""Drop-in replacements for scipy.ndimage's separable filters, on sepconv's fast engine.
+
+Switch by changing one import: ``from sepconv import ndimage as ndi``. Signatures, border modes
+(scipy's names, including ``grid-mirror``/``grid-constant``/``grid-wrap``, and per-axis mode
+sequences where scipy takes them), ``cval``, ``origin``, ``truncate``/``radius``, ``axes`` and
+``output`` behave as in scipy.ndimage; the results match scipy to float rounding.
+
+Two deliberate differences, both sepconv's dtype rules (DESIGN.md):
+
+* float32 input is computed in float32 (scipy uses float64 inside); integer input returns
+  float32 unless ``output`` names a dtype (scipy returns the input's dtype);
+* integer output rounds half to even and saturates (scipy truncates and wraps around).
+
+With ``mode='constant'`` and a non-zero ``cval`` these filters pad every pass with ``cval``, as
+scipy's sequence of 1-D filters does (sepconv's own ``correlate_separable`` pads later passes with
+the constant filtered so far, which equals the dense kernel); that case runs one pass at a time.
+
+>>> import numpy as np
+>>> from sepconv import ndimage
+>>> ndimage.uniform_filter1d(np.array([2.0, 8, 0, 4, 1, 9, 9, 0]), size=3)
+array([4.        , 3.33333333, 4.        , 1.66666667, 4.66666667, 6.33333333,
+       6.        , 3.        ])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _checks, kernels
+from ._errors import bad_argument
+from .decompose import LowRankKernel, SeparableKernel
+from .filtering import correlate, correlate_separable
+
+# scipy's extra names for filters (scipy.ndimage._ni_support._extend_mode_to_code)
+_SCIPY_MODES = {"grid-mirror": "reflect", "grid-constant": "constant", "grid-wrap": "wrap"}
+
+
+def _mode(mode: object) -> object:
+    return _SCIPY_MODES.get(mode, mode) if isinstance(mode, str) else mode
+
+
+def _per_axis(value: Any, count: int, name: str) -> list[Any]:
+    """A scalar repeated, or a sequence of exactly ``count`` values (scipy's rule)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        return [value] * count
+    values = list(value)
+    if len(values) != count:
+        raise bad_argument(name, f"one value or {count} (one per filtered axis)", value,
+                           f"give a single {name} or one per axis")
+    return values
+
+
+def _axes(input: np.ndarray, axes: object) -> list[int]:
+    """scipy's ``axes``: None means every axis; negative axes count from the end."""
+    return list(_checks.normalize_axes(axes, input.ndim, None, what="the filter"))
+
+
+def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: list[object],
+               cval: float, origins: list[int], output: Any) -> np.ndarray:
+    """One fused call when it equals scipy's sequence of 1-D passes, else one pass per axis."""
+    x = np.asarray(input)
+    keep = [i for i, f in enumerate(factors) if not (f.size == 1 and f[0] == 1 and origins[i] == 0)]
+    if not keep:  # nothing to filter: scipy copies the input into the output
+        return correlate_separable(x, [np.ones(1)], axes=0, output=output)
+    factors, axes = [factors[i] for i in keep], [axes[i] for i in keep]
+    modes, origins = [_mode(modes[i]) for i in keep], [origins[i] for i in keep]
+    same = all(m == modes[0] for m in modes)
+    if same and not (modes[0] in ("constant", "zeros") and float(cval) != 0.0 and len(keep) > 1):
+        return correlate_separable(x, factors, axes=axes, mode=modes[0],  # type: ignore[arg-type]
+                                   cval=cval, origin=origins, output=output)
+    for i, (f, axis, mode, origin) in enumerate(zip(factors, axes, modes, origins)):
+        last = i == len(factors) - 1
+        x = correlate_separable(x, [f], axes=axis, mode=mode, cval=cval,  # type: ignore[arg-type]
+                                origin=origin, output=output if last else None)
+    return x
+
+
+def correlate1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
+                mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
+    """1-D correlation along ``axis`` (``scipy.ndimage.correlate1d``)."""
+    x = np.asarray(input)
+    return correlate_separable(x, [weights], axes=axis, mode=_mode(mode),  # type: ignore[arg-type]
+                               cval=cval, origin=origin, output=output)
+
+
+def convolve1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
+               mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
+    """1-D convolution along ``axis`` (``scipy.ndimage.convolve1d``): flipped weights."""
+    w = np.asarray(weights)[::-1]
+    # scipy: flip, negate the origin, and shift even lengths by one
+    return correlate1d(input, w, axis, output, mode, cval, -origin - (1 - w.size % 2))
+
+
+def _gaussian_factor(sigma: float, order: int, truncate: float, radius: int | None) -> np.ndarray:
+    if float(sigma) <= 1e-15:  # scipy skips such axes (even for order > 0)
+        return np.ones(1)
+    return kernels.gaussian_1d(sigma, order, truncate=truncate, radius=radius)
+
+
+def gaussian_filter1d(input: Any, sigma: float, axis: int = -1, order: int = 0,
+                      output: Any = None, mode: str = "reflect", cval: float = 0.0,
+                      truncate: float = 4.0, *, radius: int | None = None) -> np.ndarray:
+    """1-D Gaussian filter or derivative (``scipy.ndimage.gaussian_filter1d``)."""
+    weights = kernels.gaussian_1d(sigma, order, truncate=truncate, radius=radius)
+    return correlate1d(input, weights, axis, output, mode, cval, 0)
+
+
+def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
+                    mode: Any = "reflect", cval: float = 0.0, truncate: float = 4.0, *,
+                    radius: Any = None, axes: Any = None) -> np.ndarray:
+    """N-D Gaussian filter (``scipy.ndimage.gaussian_filter``): one fused pass over 2 axes.
+
+    ``sigma``, ``order``, ``mode`` and ``radius`` take one value or one per filtered axis.
+    """
+    x = np.asarray(input)
+    ax = _axes(x, axes)
+    n = len(ax)
+    sigmas, orders = _per_axis(sigma, n, "sigma"), _per_axis(order, n, "order")
+    modes, radii = _per_axis(mode, n, "mode"), _per_axis(radius, n, "radius")
+    factors = [_gaussian_factor(s, o, truncate, r) for s, o, r in zip(sigmas, orders, radii)]
+    return _separable(x, factors, ax, modes, cval, [0] * n, output)
+
+
+def uniform_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
+                     mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
+    """1-D mean over ``size`` samples (``scipy.ndimage.uniform_filter1d``)."""
+    return correlate1d(input, kernels.box(int(size), ndim=1).factors[0], axis, output, mode,
+                       cval, origin)
+
+
+def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "reflect",
+                   cval: float = 0.0, origin: Any = 0, *, axes: Any = None) -> np.ndarray:
+    """N-D mean filter (``scipy.ndimage.uniform_filter``); ``size`` per axis or one for all."""
+    x = np.asarray(input)
+    ax = _axes(x, axes)
+    n = len(ax)
+    sizes, modes = _per_axis(size, n, "size"), _per_axis(mode, n, "mode")
+    factors = [kernels.box(int(s), ndim=1).factors[0] for s in sizes]
+    return _separable(x, factors, ax, modes, cval, [int(o) for o in _per_axis(origin, n, "origin")],
+                      output)
+
+
+def _gradient(input: Any, axis: int, smooth: list[float], output: Any, mode: Any,
+              cval: float) -> np.ndarray:
+    x = np.asarray(input)
+    (axis,) = _axes(x, [axis])
+    # scipy's order: the derivative first, then the smoothing along the other axes
+    ax = [axis] + [a for a in range(x.ndim) if a != axis]
+    factors = [np.array([-1.0, 0.0, 1.0])] + [np.array(smooth)] * (x.ndim - 1)
+    modes = _per_axis(mode, x.ndim, "mode")
+    return _separable(x, factors, ax, [modes[a] for a in ax], cval, [0] * x.ndim, output)
+
+
+def sobel(input: Any, axis: int = -1, output: Any = None, mode: Any = "reflect",
+          cval: float = 0.0) -> np.ndarray:
+    """Sobel derivative along ``axis``, [1, 2, 1] smoothing along the others (scipy's ``sobel``)."""
+    return _gradient(input, axis, [1.0, 2.0, 1.0], output, mode, cval)
+
+
+def prewitt(input: Any, axis: int = -1, output: Any = None, mode: Any = "reflect",
+            cval: float = 0.0) -> np.ndarray:
+    """Prewitt derivative along ``axis``, [1, 1, 1] along the others (scipy's ``prewitt``)."""
+    return _gradient(input, axis, [1.0, 1.0, 1.0], output, mode, cval)
+
+
+def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "reflect",
+                     cval: float = 0.0, *, axes: Any = None, **kwargs: Any) -> np.ndarray:
+    """Laplacian of Gaussian (``scipy.ndimage.gaussian_laplace``): Σ of second derivatives.
+
+    Runs as one low-rank pass (rank = number of axes) when a single mode applies; ``kwargs`` are
+    ``truncate`` and ``radius`` as in :func:`gaussian_filter`.
+    """
+    x = np.asarray(input)
+    ax = _axes(x, axes)
+    n = len(ax)
+    sigmas, modes = _per_axis(sigma, n, "sigma"), _per_axis(mode, n, "mode")
+    truncate, radius = kwargs.pop("truncate", 4.0), kwargs.pop("radius", None)
+    if kwargs:
+        raise bad_argument("kwargs", "only truncate= and radius=", sorted(kwargs),
+                           "drop the other keywords")
+    radii = _per_axis(radius, n, "radius")
+    terms = [[_gaussian_factor(s, 2 if i == j else 0, truncate, r)
+              for j, (s, r) in enumerate(zip(sigmas, radii))] for i in range(n)]
+    mode0 = _mode(modes[0])
+    if all(_mode(m) == mode0 for m in modes) and (mode0 != "constant" or float(cval) == 0.0):
+        kernel = LowRankKernel(tuple(SeparableKernel(tuple(t)) for t in terms))
+        return correlate(x, kernel, axes=ax, mode=mode0, cval=cval, output=output)  # type: ignore[arg-type]
+    # one term per axis, each a scipy gaussian_filter with its own mode
+    total = None
+    for i, term in enumerate(terms):
+        part = _separable(x, term, ax, [modes[i]] * n, cval, [0] * n, None)
+        total = part if total is None else total + part
+    return correlate_separable(total, [np.ones(1)], axes=0, output=output)
+
+
+__all__ = [
+    "convolve1d",
+    "correlate1d",
+    "gaussian_filter",
+    "gaussian_filter1d",
+    "gaussian_laplace",
+    "prewitt",
+    "sobel",
+    "uniform_filter",
+    "uniform_filter1d",
+]
