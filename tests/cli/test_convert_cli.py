@@ -1,0 +1,50 @@
+"""``sepconv convert``: a saved model in, a converted model and a report out."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from sepconv.cli.main import main  # noqa: E402
+from sepconv.nn import SeparableConv2d  # noqa: E402
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3))
+    path = tmp_path / "model.pt"
+    torch.save(model, path)
+    return model, path
+
+
+def test_convert_writes_a_working_model_and_prints_the_report(saved_model, tmp_path, capsys):
+    model, path = saved_model
+    out = tmp_path / "sep.pt"
+    assert main(["convert", str(path), str(out), "--depth-multiplier", "8",
+                 "--input-shape", "1x3x16x16"]) == 0
+    text = capsys.readouterr().out
+    assert "0" in text and "Conv2d → SeparableConv2d" in text and f"wrote {out}" in text
+    new = torch.load(out, weights_only=False)
+    assert isinstance(new[0], SeparableConv2d)
+    x = torch.randn(2, 3, 16, 16)
+    torch.testing.assert_close(new(x), model(x), atol=1e-4, rtol=1e-4)  # m = 8 ≥ min(8, 9): exact
+
+
+def test_convert_refuses_overwrite_and_bad_files(saved_model, tmp_path, capsys):
+    _, path = saved_model
+    out = tmp_path / "sep.pt"
+    out.write_bytes(b"keep me")
+    assert main(["convert", str(path), str(out)]) == 1
+    assert "pass --force" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    assert main(["convert", str(bad), str(tmp_path / "x.pt")]) == 1
+    assert "sepconv: error: MODEL" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()
+    assert main(["convert", str(path), str(tmp_path / "y.pt"), "--depth-multiplier", "0"]) == 1
+    assert "depth_multiplier" in capsys.readouterr().err
+    assert not (tmp_path / "y.pt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
