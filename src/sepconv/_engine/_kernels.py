@@ -62,7 +62,11 @@ def _accumulate(dest, src, base, starts, wts, count, add, bias):
         return
     m = count - 4 * ((count - 1) // 4)
     _sweep(dest, src, base, starts, wts, 0, m, add, bias)
-    for t in range(m, count, 4):
+    t = m
+    while t + 8 <= count:
+        _sweep8(dest, src, base, starts, wts, t)
+        t += 8
+    if t < count:
         r0 = src[base + starts[t]:base + starts[t] + n]
         r1 = src[base + starts[t + 1]:base + starts[t + 1] + n]
         r2 = src[base + starts[t + 2]:base + starts[t + 2] + n]
@@ -71,6 +75,27 @@ def _accumulate(dest, src, base, starts, wts, count, add, bias):
         for j in range(n):
             dest[j] += (w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)) + (
                 w2 * as_dtype_of(r2[j], dest) + w3 * as_dtype_of(r3[j], dest))
+
+
+@_inline
+def _sweep8(dest, src, base, starts, wts, t):
+    """``dest += Σ`` of taps ``t .. t+7``: one load and store of ``dest`` per eight taps."""
+    n = dest.shape[0]
+    r0 = src[base + starts[t]:base + starts[t] + n]
+    r1 = src[base + starts[t + 1]:base + starts[t + 1] + n]
+    r2 = src[base + starts[t + 2]:base + starts[t + 2] + n]
+    r3 = src[base + starts[t + 3]:base + starts[t + 3] + n]
+    r4 = src[base + starts[t + 4]:base + starts[t + 4] + n]
+    r5 = src[base + starts[t + 5]:base + starts[t + 5] + n]
+    r6 = src[base + starts[t + 6]:base + starts[t + 6] + n]
+    r7 = src[base + starts[t + 7]:base + starts[t + 7] + n]
+    w0, w1, w2, w3 = wts[t], wts[t + 1], wts[t + 2], wts[t + 3]
+    w4, w5, w6, w7 = wts[t + 4], wts[t + 5], wts[t + 6], wts[t + 7]
+    for j in range(n):
+        dest[j] += ((w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest))
+                    + (w2 * as_dtype_of(r2[j], dest) + w3 * as_dtype_of(r3[j], dest))) + (
+                    (w4 * as_dtype_of(r4[j], dest) + w5 * as_dtype_of(r5[j], dest))
+                    + (w6 * as_dtype_of(r6[j], dest) + w7 * as_dtype_of(r7[j], dest)))
 
 
 @_inline
