@@ -160,6 +160,19 @@ def _check_padded(axis: int, length: int, pads: tuple[int, int], extent: int, mo
         )
 
 
+def check_padded(
+    x: Tensor,
+    pads: Sequence[tuple[int, int]],
+    kernel: Sequence[int],
+    dilation: Sequence[int],
+    padding_mode: str,
+) -> None:
+    """Raise when a pad is too wide for its mode or a kernel exceeds the padded input."""
+    spatial = x.shape[2:]
+    for axis, (length, pad, k, d) in enumerate(zip(spatial, pads, kernel, dilation, strict=True)):
+        _check_padded(axis, int(length), pad, d * (k - 1) + 1, padding_mode)
+
+
 def pad_input(
     x: Tensor,
     pads: Sequence[tuple[int, int]],
@@ -172,9 +185,7 @@ def pad_input(
     Symmetric zero padding is left to the convolution; anything else (asymmetric 'same',
     reflect, replicate, circular) is done here with F.pad, and the convolution pads nothing.
     """
-    spatial = x.shape[2:]
-    for axis, (length, pad, k, d) in enumerate(zip(spatial, pads, kernel, dilation, strict=True)):
-        _check_padded(axis, int(length), pad, d * (k - 1) + 1, padding_mode)
+    check_padded(x, pads, kernel, dilation, padding_mode)
     if padding_mode == "zeros" and all(before == after for before, after in pads):
         return x, tuple(before for before, _ in pads)
     flat = [amount for pad in reversed(pads) for amount in pad]

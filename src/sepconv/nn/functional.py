@@ -29,9 +29,11 @@ from collections.abc import Callable, Sequence
 from torch import Tensor
 
 from sepconv._errors import bad_argument
+from sepconv.nn import fast
 from sepconv.nn._args import (
     Padding,
     as_batched,
+    check_padded,
     check_padding,
     check_padding_mode,
     check_tensor,
@@ -102,7 +104,13 @@ def _depthwise(
     padding_mode: str,
     ndim: int,
     name: str = "weight",
+    fast_with: tuple[Tensor, Tensor | None] | tuple[()] = (),
 ) -> Tensor:
+    """The depthwise step; with ``fast_with = (pointwise_weight, bias)`` the whole separable layer.
+
+    2-D calls that :func:`sepconv.nn.fast.usable` accepts run the fused CPU operators (issue 9,
+    benchmarks/layers.py); everything else runs PyTorch's convolutions.
+    """
     x, unbatched = as_batched(input, ndim)
     channels = int(x.shape[1])
     if channels < 1:
@@ -112,9 +120,42 @@ def _depthwise(
     dilations = int_tuple("dilation", dilation, ndim)
     kernel = tuple(int(k) for k in weight.shape[2:])
     pads = pad_amounts(x.shape[2:], check_padding(padding, ndim), kernel, strides, dilations)
-    x, conv_pad = pad_input(x, pads, kernel, dilations, check_padding_mode(padding_mode))
-    out = conv_function(ndim)(x, weight, bias, strides, conv_pad, dilations, channels)
+    mode = check_padding_mode(padding_mode)
+    weights = [weight]
+    if fast_with:
+        mid = int(weight.shape[0])
+        weights.append(_check_pointwise_weight("pointwise_weight", fast_with[0], mid, ndim))
+        bias = fast_with[1]
+    if ndim == 2 and fast.usable(x, strides, weights, bias):
+        x, zero_pads = _zero_padded(x, pads, kernel, dilations, mode)
+        if fast_with:
+            out = fast.separable_conv2d(x, weight, weights[1], bias, zero_pads, dilations)
+        else:
+            out = fast.depthwise_conv2d(x, weight, bias, zero_pads, dilations)
+    else:
+        x, conv_pad = pad_input(x, pads, kernel, dilations, mode)
+        conv = conv_function(ndim)
+        if fast_with:
+            out = conv(conv(x, weight, None, strides, conv_pad, dilations, channels), weights[1], bias)
+        else:
+            out = conv(x, weight, bias, strides, conv_pad, dilations, channels)
     return out.squeeze(0) if unbatched else out
+
+
+def _zero_padded(
+    x: Tensor,
+    pads: list[tuple[int, int]],
+    kernel: tuple[int, ...],
+    dilation: tuple[int, ...],
+    mode: str,
+) -> tuple[Tensor, list[int]]:
+    """The fast path pads with zeros itself (also asymmetric 'same'); other modes pad here."""
+    check_padded(x, pads, kernel, dilation, mode)
+    if mode != "zeros":
+        x, _ = pad_input(x, pads, kernel, dilation, mode)
+        pads = [(0, 0)] * len(pads)
+    (top, bottom), (left, right) = pads
+    return x, [top, bottom, left, right]
 
 
 def _pointwise(
@@ -138,6 +179,19 @@ def _separable(
     between: Between,
     ndim: int,
 ) -> Tensor:
+    if between is None:
+        return _depthwise(
+            input,
+            depthwise_weight,
+            None,
+            stride,
+            padding,
+            dilation,
+            padding_mode,
+            ndim,
+            name="depthwise_weight",
+            fast_with=(pointwise_weight, bias),
+        )
     mid = _depthwise(
         input,
         depthwise_weight,
@@ -149,9 +203,7 @@ def _separable(
         ndim,
         name="depthwise_weight",
     )
-    if between is not None:
-        mid = between(mid)
-    return _pointwise(mid, pointwise_weight, bias, ndim, name="pointwise_weight")
+    return _pointwise(between(mid), pointwise_weight, bias, ndim, name="pointwise_weight")
 
 
 def depthwise_conv1d(

@@ -1,0 +1,292 @@
+"""Tiles, threads and matrix products of the fast CPU path of the 2-D depthwise (separable) layers.
+
+A *tile* is a band of output rows of one image. For a separable layer, each tile's depthwise
+result (``C·m × rows·Wo``, about ``_TILE_ELEMENTS`` numbers, so it stays in the core's L2 cache)
+goes straight into one matrix product with the pointwise weight, written into the output's rows
+in place (NCHW in, NCHW out, no layout conversion, no full-size intermediate). The numba kernels
+are in :mod:`sepconv._engine.layer`, imported on first use.
+
+Threads: a tile is handled start to finish by one worker: the kernel on one core, then a
+single-threaded matrix product (MKL through ``torch.mm``). Interleaving numba work with torch's
+own OpenMP threads instead (threaded depthwise, then threaded GEMM, per tile) was 2-3x slower on
+a loaded 2-core machine (benchmarks/layers.py): the threads of one pool spin while the other works.
+The number of workers follows ``torch.get_num_threads()``; bands are split evenly and statically,
+so results do not depend on timing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+_TILE_ELEMENTS = 1 << 19  # 2 MB of float32: about one image (benchmarks/layers.py)
+_MIN_WORK = 1 << 20  # multiply-adds per thread below which waking a worker does not pay
+
+Tile = tuple[int, int, int]  # (image, first row, end row)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = -1
+_pool_lock = threading.Lock()
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _single_threaded(barrier: threading.Barrier) -> None:
+    torch.set_num_threads(1)  # this worker's matrix products run on this core only
+    barrier.wait()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """One worker per CPU, each with single-threaded torch; recreated after a fork.
+
+    ``torch.set_num_threads`` also sets the count that threads started later inherit, so the
+    caller's count is put back once every worker has set its own.
+    """
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            cpus = _cpus()
+            callers = torch.get_num_threads()
+            pool = ThreadPoolExecutor(cpus, thread_name_prefix="sepconv-nn")
+            barrier = threading.Barrier(cpus)
+            for future in [pool.submit(_single_threaded, barrier) for _ in range(cpus)]:
+                future.result()
+            torch.set_num_threads(callers)
+            _pool, _pool_pid = pool, os.getpid()
+        return _pool
+
+
+def tiles(images: int, rows: int, band: int) -> list[Tile]:
+    """Bands of ``band`` rows (the last may be shorter) of every image."""
+    return [(b, r, min(rows, r + band)) for b in range(images) for r in range(0, rows, band)]
+
+
+def band_rows(channels: int, width: int, rows: int, threads: int, images: int) -> int:
+    """Rows per tile: about ``_TILE_ELEMENTS`` numbers, and at least one tile per thread."""
+    band = max(1, min(rows, _TILE_ELEMENTS // max(1, channels * width)))
+    if images < threads:
+        band = min(band, -(-rows * images // threads))
+    return band
+
+
+def thread_count(work: int) -> int:
+    """Workers for ``work`` multiply-adds: torch's thread count, capped by the CPUs and the work."""
+    return max(1, min(torch.get_num_threads(), _cpus(), work // _MIN_WORK))
+
+
+def run(task: Callable[[Sequence[Tile]], Any], items: Sequence[Tile], threads: int) -> list[Any]:
+    """``task(chunk)`` for ``threads`` contiguous chunks of ``items``; one result per chunk."""
+    threads = max(1, min(threads, len(items)))
+    if threads == 1:
+        return [task(items)]
+    edges = [len(items) * t // threads for t in range(threads + 1)]
+    pool = _workers()
+    futures = [pool.submit(task, items[edges[t]:edges[t + 1]]) for t in range(threads)]
+    return [future.result() for future in futures]
+
+
+def _onednn(dtype: torch.dtype) -> bool:
+    return (dtype == torch.float32 and torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+
+
+def product(a: Tensor, b: Tensor, out: Tensor | None = None, column: Tensor | None = None
+            ) -> Tensor:
+    """``a @ b (+ column)``, into ``out`` when given (a strided view of the output is fine).
+
+    float32 goes through oneDNN's matmul (the operator torch.compile's CPU backend uses): with
+    the pointwise shapes (K = C·m = 128) it runs at ~2x the speed of ``torch.mm``'s MKL sgemm,
+    which uses no AVX-512 on AMD CPUs (benchmarks/layers.py). Both are plain float32 arithmetic.
+    """
+    if _onednn(a.dtype):
+        result = torch.ops.mkldnn._linear_pointwise(a, b.T, None, "none", [], "")
+        if column is not None:
+            result = torch.add(result, column, out=out) if out is not None else result + column
+        elif out is not None:
+            out.copy_(result)
+        return result if out is None else out
+    if column is None:
+        return torch.mm(a, b, out=out) if out is not None else torch.mm(a, b)
+    return torch.addmm(column, a, b, out=out) if out is not None else torch.addmm(column, a, b)
+
+
+def numpy(t: Tensor) -> np.ndarray:
+    """The NumPy view of a contiguous CPU tensor (no copy)."""
+    return t.detach().numpy()
+
+
+class Geometry:
+    """Sizes of one 2-D depthwise step: input (N, C, H, W), weight (C·m, 1, kh, kw), zero pads."""
+
+    def __init__(self, x: Tensor, weight: Tensor, pads: Sequence[int], dilation: Sequence[int]):
+        self.n, self.c, self.h, self.w = (int(s) for s in x.shape)
+        self.cm, _, self.kh, self.kw = (int(s) for s in weight.shape)
+        self.mult = self.cm // self.c
+        self.top, self.bottom, self.left, self.right = (int(p) for p in pads)
+        self.dh, self.dw = (int(d) for d in dilation)
+        self.ho = self.h + self.top + self.bottom - (self.kh - 1) * self.dh
+        self.wo = self.w + self.left + self.right - (self.kw - 1) * self.dw
+
+    def kernel_args(self) -> tuple[int, ...]:
+        """``mult, pt, pl, dh, dw`` as the kernels take them."""
+        return self.mult, self.top, self.left, self.dh, self.dw
+
+    def transposed_args(self) -> tuple[int, ...]:
+        """The same for the input gradient: pads ``(k - 1)·d - pad`` (see depthwise_transpose_band)."""
+        return (self.mult, (self.kh - 1) * self.dh - self.top, (self.kw - 1) * self.dw - self.left,
+                self.dh, self.dw)
+
+
+def _kernels() -> Any:
+    from sepconv._engine import layer  # numba is loaded on the first fast-path call
+
+    return layer
+
+
+def _plain(t: Tensor) -> Tensor:
+    """Contiguous and detached: workers run without autograd (grad mode is per thread)."""
+    return t.detach().contiguous()
+
+
+def depthwise_forward(x: Tensor, weight: Tensor, bias: Tensor | None, pads: Sequence[int],
+                      dilation: Sequence[int]) -> Tensor:
+    """The depthwise step alone (DepthwiseConv2d), bands written straight into the output."""
+    layer, geo = _kernels(), Geometry(x, weight, pads, dilation)
+    x = _plain(x)
+    out = x.new_empty((geo.n, geo.cm, geo.ho, geo.wo))
+    xn, wn, outn = numpy(x), numpy(_plain(weight)).reshape(geo.cm, geo.kh, geo.kw), numpy(out)
+    bn = numpy(_plain(bias)) if bias is not None else np.zeros(geo.cm, xn.dtype)
+
+    def task(chunk: Sequence[Tile]) -> None:
+        for b, r0, r1 in chunk:
+            layer.depthwise_band(xn, wn, bn, outn, b, r0, r1, b, r0, *geo.kernel_args())
+
+    threads = thread_count(out.numel() * geo.kh * geo.kw)
+    band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
+    run(task, tiles(geo.n, geo.ho, band), threads)
+    return out
+
+
+def separable_forward(x: Tensor, depthwise: Tensor, pointwise: Tensor, bias: Tensor | None,
+                      pads: Sequence[int], dilation: Sequence[int]) -> Tensor:
+    """Depthwise band by band, each band fed to one matrix product into the output (no intermediate)."""
+    layer, geo = _kernels(), Geometry(x, depthwise, pads, dilation)
+    x, out_channels = _plain(x), int(pointwise.shape[0])
+    out = x.new_empty((geo.n, out_channels, geo.ho, geo.wo))
+    xn, wn = numpy(x), numpy(_plain(depthwise)).reshape(geo.cm, geo.kh, geo.kw)
+    pw = _plain(pointwise).view(out_channels, geo.cm)
+    column = _plain(bias).view(out_channels, 1) if bias is not None else None
+    zeros = np.zeros(geo.cm, xn.dtype)
+    threads = thread_count(out.numel() * geo.cm + geo.n * geo.ho * geo.wo * geo.cm * geo.kh * geo.kw)
+    band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
+
+    def task(chunk: Sequence[Tile]) -> None:
+        scratch = x.new_empty(geo.cm * band * geo.wo)
+        for b, r0, r1 in chunk:
+            size = (r1 - r0) * geo.wo
+            mid = scratch[:geo.cm * size]
+            layer.depthwise_band(xn, wn, zeros, numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo),
+                                 b, r0, r1, 0, 0, *geo.kernel_args())
+            product(pw, mid.view(geo.cm, size), out[b, :, r0:r1].view(out_channels, size), column)
+
+    run(task, tiles(geo.n, geo.ho, band), threads)
+    return out
+
+
+def depthwise_input_grad(grad: Tensor, weight: Tensor, geo: Geometry) -> Tensor:
+    """Gradient of the depthwise step's input: a depthwise correlation with the flipped kernel."""
+    layer, grad = _kernels(), _plain(grad)
+    gx = grad.new_empty((geo.n, geo.c, geo.h, geo.w))
+    flipped = numpy(_plain(weight).flip(2, 3).contiguous()).reshape(geo.cm, geo.kh, geo.kw)
+    gn, gxn = numpy(grad), numpy(gx)
+
+    def task(chunk: Sequence[Tile]) -> None:
+        for b, r0, r1 in chunk:
+            layer.depthwise_transpose_band(gn, flipped, gxn, b, r0, r1, *geo.transposed_args())
+
+    threads = thread_count(grad.numel() * geo.kh * geo.kw)
+    band = band_rows(geo.cm, geo.w, geo.h, threads, geo.n)
+    run(task, tiles(geo.n, geo.h, band), threads)
+    return gx
+
+
+def depthwise_weight_grad(x: Tensor, grad: Tensor, geo: Geometry) -> Tensor:
+    """Gradient of the depthwise weight, (C·m, 1, kh, kw): per-thread partial sums, then added."""
+    layer, x, grad = _kernels(), _plain(x), _plain(grad)
+    xn, gn = numpy(x), numpy(grad)
+
+    def task(chunk: Sequence[Tile]) -> np.ndarray:
+        partial = np.zeros((geo.cm, geo.kh, geo.kw), xn.dtype)
+        for b, r0, r1 in chunk:
+            layer.depthwise_weight_grad_band(xn, gn, partial, b, r0, r1, *geo.kernel_args())
+        return partial
+
+    threads = thread_count(grad.numel() * geo.kh * geo.kw)
+    band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
+    total = sum(run(task, tiles(geo.n, geo.ho, band), threads))
+    return torch.from_numpy(np.ascontiguousarray(total)).view(geo.cm, 1, geo.kh, geo.kw)
+
+
+def depthwise_backward(grad: Tensor, x: Tensor, weight: Tensor, pads: Sequence[int],
+                       dilation: Sequence[int], mask: Sequence[bool]) -> list[Tensor | None]:
+    """Gradients of (input, weight, bias) of the depthwise step; None where ``mask`` is False."""
+    geo = Geometry(x, weight, pads, dilation)
+    return [depthwise_input_grad(grad, weight, geo) if mask[0] else None,
+            depthwise_weight_grad(x, grad, geo) if mask[1] else None,
+            grad.sum((0, 2, 3)) if mask[2] else None]
+
+
+def separable_backward(grad: Tensor, x: Tensor, depthwise: Tensor, pointwise: Tensor,
+                       pads: Sequence[int], dilation: Sequence[int], mask: Sequence[bool]
+                       ) -> list[Tensor | None]:
+    """Gradients of (input, depthwise, pointwise, bias); None where ``mask`` is False.
+
+    The depthwise result is recomputed band by band (it was never stored) for the pointwise
+    weight's gradient; the gradient of the depthwise result is one matrix product per band.
+    """
+    layer, geo = _kernels(), Geometry(x, depthwise, pads, dilation)
+    x, grad, out_channels = _plain(x), _plain(grad), int(pointwise.shape[0])
+    xn, wn = numpy(x), numpy(_plain(depthwise)).reshape(geo.cm, geo.kh, geo.kw)
+    pw = _plain(pointwise).view(out_channels, geo.cm)
+    need_mid = mask[0] or mask[1]
+    grad_mid = x.new_empty((geo.n, geo.cm, geo.ho, geo.wo)) if need_mid else None
+    zeros = np.zeros(geo.cm, xn.dtype)
+    threads = thread_count(2 * grad.numel() * geo.cm)
+    band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
+
+    def task(chunk: Sequence[Tile]) -> Tensor | None:
+        partial = x.new_zeros((out_channels, geo.cm)) if mask[2] else None
+        scratch = x.new_empty(geo.cm * band * geo.wo)
+        for b, r0, r1 in chunk:
+            size = (r1 - r0) * geo.wo
+            g = grad[b, :, r0:r1].view(out_channels, size)
+            if partial is not None:
+                mid = scratch[:geo.cm * size]
+                layer.depthwise_band(xn, wn, zeros, numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo),
+                                     b, r0, r1, 0, 0, *geo.kernel_args())
+                partial += product(g, mid.view(geo.cm, size).T)
+            if grad_mid is not None:
+                product(pw.T, g, grad_mid[b, :, r0:r1].view(geo.cm, size))
+        return partial
+
+    partials = run(task, tiles(geo.n, geo.ho, band), threads)
+    grads: list[Tensor | None] = [None, None, None, None]
+    if mask[2]:
+        grads[2] = torch.stack(partials).sum(0).view_as(pointwise)
+    if grad_mid is not None:
+        grads[0], grads[1], _ = depthwise_backward(grad_mid, x, depthwise, pads, dilation,
+                                                   [mask[0], mask[1], False])
+    if mask[3]:
+        grads[3] = grad.sum((0, 2, 3))
+    return grads
