@@ -10,15 +10,17 @@ of merit are per-round ratios; absolute times are only recorded):
   Gaussian (sigma 1, truncate 3), chunks of 2048², 2 dask threads, serial numba in chunks.
 * ``generate``: ``image.sum().compute()``: producing the random chunks alone; subtracted from the
   dask contenders to give the net filtering time.
-* ``in-memory``: ``sepconv.correlate_separable`` on a 4096² NumPy array (2 numba threads).
+* ``in-memory``: ``sepconv.correlate_separable`` on a 4096² NumPy array (2 numba threads),
+  called 36 times: the same 2.4 GB of work.
 * ``dask-image``: ``dask_image.ndfilters.correlate`` with the dense 7×7 kernel (the issue's peer)
   and ``dask-image-gauss``: ``gaussian_filter(sigma=1, truncate=3)``, the same filter applied
   separably by scipy (dask-image has no ``correlate1d``), on the same dask array, or on a
   smaller one (``--peer-size``) when too slow: the JSON says which.
 
-Throughput is MB/s of float32 input. Peak RSS (``ru_maxrss``) is read after the first full
-``sepconv-dask`` run, before anything else allocates: imports, numba's compiled kernels and the
-random generation are included. Writes docs/benchmarks/dask.json and docs/benchmarks/dask.md.
+Throughput is MB/s of float32 input. Peak RSS (``ru_maxrss``) is measured in fresh processes
+that import, compile (on a 512² array) and run one full filter: imports, numba's compiled
+kernels and the random generation are included; dask-image's peak is measured the same way.
+Writes docs/benchmarks/dask.json and docs/benchmarks/dask.md.
 
 Run: ``.venv/bin/python benchmarks/dask.py`` (about 10 minutes; ``--quick`` for a smoke run).
 """
@@ -80,17 +82,18 @@ def dask_image_gaussian(x: da.Array) -> float:
     return float(ndfilters.gaussian_filter(x, sigma=1.0, truncate=3.0).sum().compute())
 
 
-def in_memory(x: np.ndarray) -> float:
-    return float(sepconv.correlate_separable(x, [WEIGHTS, WEIGHTS]).sum())
+def in_memory(x: np.ndarray, repeats: int = 1) -> float:
+    return sum(float(sepconv.correlate_separable(x, [WEIGHTS, WEIGHTS]).sum()) for _ in range(repeats))
 
 
 def rounds(args: argparse.Namespace, big: da.Array) -> dict[str, Any]:
     peer = big if args.peer_size == args.size else image(args.peer_size, args.chunk)
     small = image(args.slice, args.chunk).compute()
+    repeats = max(1, round(big.nbytes / small.nbytes))  # the same volume of work as the dask run
     runs = {
         "sepconv-dask": (lambda: sepconv_dask(big), big.nbytes),
         "generate": (lambda: generate(big), big.nbytes),
-        "in-memory": (lambda: in_memory(small), small.nbytes),
+        "in-memory": (lambda: in_memory(small, repeats), small.nbytes * repeats),
         "dask-image": (lambda: dask_image_dense(peer), peer.nbytes),
         "dask-image-gauss": (lambda: dask_image_gaussian(peer), peer.nbytes),
     }
@@ -140,21 +143,24 @@ def _minus(a: list[float], b: list[float]) -> list[float]:
     return [x - y for x, y in zip(a, b)]
 
 
+CONTENDERS = {"sepconv-dask": lambda x: sepconv_dask(x), "dask-image-gauss": lambda x: dask_image_gaussian(x)}
+
+
 def first_run(args: argparse.Namespace) -> dict[str, Any]:
     """Warm up on a small array (numba compiles), then one full run: peak RSS of the process."""
-    sepconv_dask(image(4 * args.chunk, args.chunk))
+    run = CONTENDERS[args.contender]
+    run(image(512, 256))
     before = peak_rss_mb()
     big = image(args.size, args.chunk)
-    seconds = clock(lambda: sepconv_dask(big))
-    return {"chunk": args.chunk, "seconds": round(seconds, 2),
-            "peak_rss_MB_before_full_run": round(before, 1), "peak_rss_MB": round(peak_rss_mb(), 1),
-            "tasks": len(sepconv.correlate_separable(big, [WEIGHTS, WEIGHTS]).__dask_graph__())}
+    seconds = clock(lambda: run(big))
+    return {"contender": args.contender, "chunk": args.chunk, "seconds": round(seconds, 2),
+            "peak_rss_MB_before_full_run": round(before, 1), "peak_rss_MB": round(peak_rss_mb(), 1)}
 
 
-def rss_in_fresh_process(args: argparse.Namespace, chunk: int) -> dict[str, Any]:
+def rss_in_fresh_process(args: argparse.Namespace, contender: str, chunk: int) -> dict[str, Any]:
     """Peak RSS of a whole process that only imports, compiles and runs the full filter once."""
-    cmd = [sys.executable, __file__, "--rss-only", "--size", str(args.size), "--chunk", str(chunk),
-           "--threads", str(args.threads)]
+    cmd = [sys.executable, __file__, "--rss-only", contender, "--size", str(args.size),
+           "--chunk", str(chunk), "--threads", str(args.threads)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -195,10 +201,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"Peak RSS of a whole process (fresh, imports and numba's compiled kernels included; "
         f"limit {rss['limit_MB']} MB):",
         "",
-        "| chunks | peak RSS | after imports + compile | full run | tasks |",
+        "| contender | chunks | peak RSS | after imports + compile | full run |",
         "|---|---|---|---|---|",
-        *(f"| {r['chunk']}² | **{r['peak_rss_MB']:.0f} MB** | {r['peak_rss_MB_before_full_run']:.0f} MB "
-          f"| {r['seconds']} s | {r['tasks']} |" for r in rss["runs"]),
+        *(f"| {r['contender']} | {r['chunk']}² | **{r['peak_rss_MB']:.0f} MB** | "
+          f"{r['peak_rss_MB_before_full_run']:.0f} MB | {r['seconds']} s |" for r in rss["runs"]),
         "",
         f"Throughput ratios, median over {s['rounds']} interleaved rounds [range]; above 1 means "
         "sepconv-dask is faster. *net* subtracts the time to generate the random chunks.",
@@ -219,24 +225,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=24576)
     parser.add_argument("--chunk", type=int, default=1024, help="chunk side for the timed rounds")
-    parser.add_argument("--rss-chunks", default="1024,2048", help="chunk sides whose peak RSS to measure")
+    parser.add_argument("--rss-runs", default="sepconv-dask:1024,sepconv-dask:2048,dask-image-gauss:2048",
+                        help="contender:chunk pairs whose peak RSS to measure, each in a fresh process")
     parser.add_argument("--slice", type=int, default=4096, help="side of the in-memory array")
     parser.add_argument("--peer-size", type=int, default=None, help="side for dask-image (default: --size)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round, no files written")
-    parser.add_argument("--rss-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-only", dest="contender", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.chunk, args.rss_chunks, args.slice, args.rounds = 4096, 1024, "1024", 1024, 1
+        args.size, args.chunk, args.slice, args.rounds = 4096, 1024, 1024, 1
+        args.rss_runs = "sepconv-dask:1024"
     args.peer_size = args.peer_size or args.size
     with dask.config.set(scheduler="threads", num_workers=args.threads):
-        if args.rss_only:
+        if args.contender:
             print(json.dumps(first_run(args)))
             return
-        rss = [rss_in_fresh_process(args, int(c)) for c in args.rss_chunks.split(",")]
+        rss = [rss_in_fresh_process(args, name, int(chunk))
+               for name, chunk in (pair.split(":") for pair in args.rss_runs.split(","))]
         print("peak RSS:", json.dumps(rss), flush=True)
-        sepconv_dask(image(4 * args.chunk, args.chunk))  # warm-up: numba compiles
+        sepconv_dask(image(512, 256))  # warm-up: numba compiles the serial and parallel kernels
+        in_memory(image(512, 256).compute())
         result = rounds(args, image(args.size, args.chunk))
     setup = {k: getattr(args, k) for k in ("size", "chunk", "slice", "peer_size", "threads", "rounds")}
     report = {"question": "2.4 GB float32 image, separable 7-tap filter, 2 threads: RSS and throughput",

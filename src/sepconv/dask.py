@@ -9,13 +9,16 @@ How the result stays equal to the in-memory one, per filtered axis (kernel size 
 ``origin`` ``o``):
 
 1. the kernel reaches ``before = k//2 + o`` samples back and ``after = k - 1 - before`` forward;
-2. chunks shorter than ``max(before, after)`` (one more in ``valid`` mode) are merged with their
-   neighbours: the only rechunk, and only where needed;
-3. the whole array is padded once by the border mode, with ``numpy.pad``'s index maps (``wrap``
-   takes the far end of the array), the pads joining the first and last chunks;
-4. ``map_overlap`` with depth ``(before, after)`` and ``boundary='none'`` hands each chunk its
-   true neighbours; each extended chunk is correlated in ``valid`` mode by one shared plan,
-   serially (``parallel=False``: dask owns the threads).
+2. chunks shorter than ``max(before, after) + 1`` are merged with their neighbours: the only
+   rechunk, and only where needed;
+3. ``map_overlap`` with depth ``(before, after)`` and ``boundary='none'`` hands each chunk its
+   true neighbours' samples;
+4. a block at the array's edge is padded there by the border mode with ``numpy.pad``: exact,
+   since it holds more samples from that edge than the pad reads (or the whole axis). ``wrap``
+   needs the far end of the array instead: the whole array is padded once beforehand, the pads
+   joining the first and last chunks;
+5. each extended block is correlated in ``valid`` mode by one shared plan, serially
+   (``parallel=False``: dask owns the threads).
 
 Output chunks equal the (merged) input chunks; in ``valid`` mode the first chunk is ``before``
 shorter and the last ``after`` shorter.
@@ -76,29 +79,52 @@ def _check_input(x: da.Array, output: object) -> None:
 def _apply(x: da.Array, request: filtering._Request) -> da.Array:
     kshape = tuple(request.kernel.shape)
     reach = {axis: _plan.pad_widths(k, o) for axis, k, o in zip(request.axes, kshape, request.origins)}
-    valid = request.mode == "valid"
-    x = _merge_small_chunks(x, reach, extra=int(valid))
+    x = _merge_small_chunks(x, reach)
     block_shape = tuple(max(c) + sum(reach.get(axis, (0, 0))) for axis, c in enumerate(x.chunks))
     plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=block_shape,
                            axes=request.axes, integer_output=request.final.kind in "iu")
-    if request.mode == "constant" and x.dtype != request.dtype:
-        x = x.astype(request.dtype)  # the pads hold cval exactly, not cast to an integer dtype
-    padded = x if valid else _pad(x, reach, request.mode, request.cval)
-    block = functools.partial(_filter_block, plan=plan, axes=request.axes, dtype=request.dtype,
+    if request.mode == "wrap":  # the far end of the array lives in other chunks: pad it globally
+        x = _pad_wrap(x, reach)
+    edge_mode = request.mode if request.mode not in ("wrap", "valid") else None
+    block = functools.partial(_filter_block, plan=plan, axes=request.axes, reach=reach,
+                              edge_mode=edge_mode, cval=request.cval, dtype=request.dtype,
                               final=request.final)
+    depth = {axis: r for axis, r in reach.items() if len(x.chunks[axis]) > 1}  # else no neighbours
     return da.map_overlap(
-        block, padded, depth=reach, boundary="none", trim=False, allow_rechunk=False,
-        chunks=_valid_chunks(padded.chunks, reach), dtype=request.final,
+        block, x, depth=depth, boundary="none", trim=False, allow_rechunk=False,
+        chunks=_out_chunks(x.chunks, reach, padded=edge_mode is not None), dtype=request.final,
         meta=np.empty((0,) * x.ndim, dtype=request.final), token="sepconv-filter",
     )
 
 
-def _filter_block(block: np.ndarray, *, plan: _plan.Plan, axes: tuple[int, ...], dtype: np.dtype,
-                  final: np.dtype) -> np.ndarray:
-    """One chunk with its neighbours' samples around it: correlate in 'valid' mode, cast."""
+def _filter_block(block: np.ndarray, *, plan: _plan.Plan, axes: tuple[int, ...], reach: Reach,
+                  edge_mode: str | None, cval: float, dtype: np.dtype, final: np.dtype,
+                  block_info: dict | None = None) -> np.ndarray:
+    """One chunk with its neighbours' samples around it: pad at the array's edges, correlate."""
+    if edge_mode is not None and block_info is not None:
+        block = _pad_edges(block, block_info[0], reach, edge_mode, cval, dtype)
     no_shift = (0,) * len(axes)  # the padding already carries the origin
     result = _plan.execute(block, plan, axes, "valid", 0.0, no_shift, dtype, parallel=False)
     return _checks.store(result, final, None)
+
+
+def _pad_edges(block: np.ndarray, info: dict, reach: Reach, mode: str, cval: float,
+               dtype: np.dtype) -> np.ndarray:
+    """Pad the sides of ``block`` that are the array's edges, as numpy.pad pads the whole array.
+
+    Exact because such a block holds more samples from that edge than the pad reads (chunks
+    are at least reach + 1 long), or the whole axis when it is a single chunk.
+    """
+    where, count = info["chunk-location"], info["num-chunks"]
+    pads = [(0, 0)] * block.ndim
+    for axis, (before, after) in reach.items():
+        pads[axis] = (before if where[axis] == 0 else 0,
+                      after if where[axis] == count[axis] - 1 else 0)
+    if not any(before or after for before, after in pads):
+        return block
+    if mode == "constant":  # cval exactly, not cast to an integer input's dtype
+        return np.pad(block.astype(dtype, copy=False), pads, mode="constant", constant_values=cval)
+    return np.pad(block, pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
 
 
 def merged_chunks(chunks: tuple[int, ...], need: int) -> tuple[int, ...]:
@@ -127,20 +153,21 @@ def merged_chunks(chunks: tuple[int, ...], need: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _merge_small_chunks(x: da.Array, reach: Reach, extra: int) -> da.Array:
+def _merge_small_chunks(x: da.Array, reach: Reach) -> da.Array:
     new = {}
     for axis, (before, after) in reach.items():
-        merged = merged_chunks(x.chunks[axis], max(before, after) + extra)
+        merged = merged_chunks(x.chunks[axis], max(before, after) + 1)
         if merged != x.chunks[axis]:
             new[axis] = merged
     return x.rechunk(new) if new else x
 
 
-def _valid_chunks(chunks: tuple[tuple[int, ...], ...], reach: Reach) -> tuple[tuple[int, ...], ...]:
-    """Chunks of the valid correlation of overlapped blocks: the ends lose the reach."""
+def _out_chunks(chunks: tuple[tuple[int, ...], ...], reach: Reach, *, padded: bool
+                ) -> tuple[tuple[int, ...], ...]:
+    """Output chunks: the input's when the edge blocks are padded, else the ends lose the reach."""
     out = []
     for axis, sizes in enumerate(chunks):
-        before, after = reach.get(axis, (0, 0))
+        before, after = reach.get(axis, (0, 0)) if not padded else (0, 0)
         new = list(sizes)
         new[0] -= before
         new[-1] -= after
@@ -148,13 +175,12 @@ def _valid_chunks(chunks: tuple[tuple[int, ...], ...], reach: Reach) -> tuple[tu
     return tuple(out)
 
 
-def _pad(x: da.Array, reach: Reach, mode: str, cval: float) -> da.Array:
-    """Pad the whole array once per filtered axis; the pads join the first and last chunks."""
+def _pad_wrap(x: da.Array, reach: Reach) -> da.Array:
+    """Pad the whole array periodically; the pads join the first and last chunks."""
     for axis, (before, after) in reach.items():
         if before == after == 0:
             continue
-        parts = [_edge(x, axis, before, mode, cval, start=True), x,
-                 _edge(x, axis, after, mode, cval, start=False)]
+        parts = [_wrapped(x, axis, before, start=True), x, _wrapped(x, axis, after, start=False)]
         padded = da.concatenate([p for p in parts if p.shape[axis] > 0], axis=axis)
         sizes = list(x.chunks[axis])
         sizes[0] += before
@@ -163,17 +189,10 @@ def _pad(x: da.Array, reach: Reach, mode: str, cval: float) -> da.Array:
     return x
 
 
-def _edge(x: da.Array, axis: int, width: int, mode: str, cval: float, *, start: bool) -> da.Array:
-    """The ``width`` samples beyond one end of ``axis``, taken as numpy.pad would."""
-    if mode == "constant":
-        shape = list(x.shape)
-        shape[axis] = width
-        chunks = list(x.chunks)
-        chunks[axis] = (width,)
-        return da.full(tuple(shape), cval, dtype=x.dtype, chunks=tuple(chunks))
+def _wrapped(x: da.Array, axis: int, width: int, *, start: bool) -> da.Array:
+    """The ``width`` samples beyond one end of ``axis`` in 'wrap' mode (any width)."""
     n = x.shape[axis]
-    pads = (width, 0) if start else (0, width)
-    sources = np.pad(np.arange(n), pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
+    sources = np.pad(np.arange(n), (width, 0) if start else (0, width), mode="wrap")
     sources = sources[:width] if start else sources[n:]
     if width == 0:
         return _take(x, axis, slice(0, 0))
