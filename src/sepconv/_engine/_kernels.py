@@ -14,21 +14,28 @@ contiguous; ``xbase[a·M + m]`` is where ``x[a, 0, m, :]`` starts and ``x_row`` 
 ``a``. Borders are index tables (``_tables.py``): ``table[s]`` is the source index of extended
 position ``s`` or -1 for the constant.
 
-Threads: the functions named ``*_band`` release the GIL (``nogil``) and process a contiguous range
-of output rows; ``_threads.py`` runs one band per thread. Each band allocates its own small
-buffers (a padded row, a column block), so peak memory is the output plus those buffers.
+Dtypes: the multiply-add loops (``_accumulate``) are compiled per (compute dtype, source dtype),
+and their JIT takes seconds. Inputs in the compute dtype and uint8 inputs are read in place (the
+fast paths: benchmarks/filters.py measured a float copy of each uint8 row 20-40% slower, as
+float rows take 4x the cache); other dtypes (uint16, int16, float32 into float64, read-only
+arrays) have each row converted once into a *ring* of k_a compute-dtype rows, so they add only
+a thin band function to compile (``_source`` picks the path at compile time).
+
+Threads: the functions named ``*_band`` release the GIL (``nogil``) and process a range of output
+rows; ``_threads.py`` hands out the ranges. Each call allocates its own small buffers (the ring,
+a padded row, a column block), so peak memory is the output plus those buffers.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
 
 # 'contract' lets LLVM fuse a*b+c into one FMA (one rounding instead of two); nothing else of
 # fast-math is on, so results stay deterministic and NaN/Inf propagate as in scipy.
 _jit = njit(cache=True, nogil=True, boundscheck=False, fastmath={"contract"})
-# the innermost helpers are inlined at numba's level: a non-inlined call costs ~50 ns
+# the sweeps are inlined at numba's level: a non-inlined call costs ~50 ns
 _inline = njit(cache=True, nogil=True, boundscheck=False, fastmath={"contract"}, inline="always")
 
 
@@ -36,7 +43,7 @@ def as_dtype_of(value, like):  # stub for numba's overload
     return like.dtype.type(value)
 
 
-@overload(as_dtype_of, inline="always")
+@overload(as_dtype_of)
 def _as_dtype_of(value, like):
     dtype = like.dtype
 
@@ -47,12 +54,13 @@ def _as_dtype_of(value, like):
 
 
 @_jit
-def _accumulate(dest, src, base, starts, wts, count, add, bias):
-    """``dest[j] (=|+=) bias + Σ_t wts[t] · src[base + starts[t] + j]``, src cast to dest's dtype.
+def _accumulate(dest, src, starts, wts, count, add, bias):
+    """``dest[j] (=|+=) bias + Σ_t wts[t] · src[starts[t] + j]``, all in one dtype.
 
-    Taps go four per sweep over ``dest`` (a row in L1) so ``dest`` is read and written ~k/4
-    times, not k; the first sweep takes the 1-4 leftover taps and assigns, so a 3-tap filter
-    is one write-only sweep (benchmarks/filters.py, k = 3: ~15% faster than a 1-tap first sweep).
+    Taps go four or eight per sweep over ``dest`` (a row in L1) so ``dest`` is read and written
+    ~k/8 times, not k; the first sweep takes the 1-4 leftover taps and assigns, so a 3-tap filter
+    is one write-only sweep (benchmarks/filters.py: k = 3 ~15% faster than a 1-tap first sweep,
+    k = 31 ~5% faster with eight-tap sweeps).
     """
     n = dest.shape[0]
     bias = as_dtype_of(bias, dest)  # keep float32 sums in float32
@@ -61,84 +69,69 @@ def _accumulate(dest, src, base, starts, wts, count, add, bias):
             dest[j] = dest[j] + bias if add else bias
         return
     m = count - 4 * ((count - 1) // 4)
-    _sweep(dest, src, base, starts, wts, 0, m, add, bias)
+    if add:  # rare (low-rank terms after the first, N-D direct): leftovers one by one
+        for t in range(m):
+            _sweep(dest, src, starts, wts, t, 1, True, bias)
+            bias = as_dtype_of(0, dest)
+    else:
+        _sweep(dest, src, starts, wts, 0, m, False, bias)
     t = m
     while t + 8 <= count:
-        _sweep8(dest, src, base, starts, wts, t)
+        _sweep8(dest, src, starts, wts, t)
         t += 8
     if t < count:
-        r0 = src[base + starts[t]:base + starts[t] + n]
-        r1 = src[base + starts[t + 1]:base + starts[t + 1] + n]
-        r2 = src[base + starts[t + 2]:base + starts[t + 2] + n]
-        r3 = src[base + starts[t + 3]:base + starts[t + 3] + n]
-        w0, w1, w2, w3 = wts[t], wts[t + 1], wts[t + 2], wts[t + 3]
-        for j in range(n):
-            dest[j] += (w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)) + (
-                w2 * as_dtype_of(r2[j], dest) + w3 * as_dtype_of(r3[j], dest))
+        _sweep(dest, src, starts, wts, t, 4, True, bias * 0)
 
 
 @_inline
-def _sweep8(dest, src, base, starts, wts, t):
+def _sweep8(dest, src, starts, wts, t):
     """``dest += Σ`` of taps ``t .. t+7``: one load and store of ``dest`` per eight taps."""
     n = dest.shape[0]
-    r0 = src[base + starts[t]:base + starts[t] + n]
-    r1 = src[base + starts[t + 1]:base + starts[t + 1] + n]
-    r2 = src[base + starts[t + 2]:base + starts[t + 2] + n]
-    r3 = src[base + starts[t + 3]:base + starts[t + 3] + n]
-    r4 = src[base + starts[t + 4]:base + starts[t + 4] + n]
-    r5 = src[base + starts[t + 5]:base + starts[t + 5] + n]
-    r6 = src[base + starts[t + 6]:base + starts[t + 6] + n]
-    r7 = src[base + starts[t + 7]:base + starts[t + 7] + n]
+    r0 = src[starts[t]:starts[t] + n]
+    r1 = src[starts[t + 1]:starts[t + 1] + n]
+    r2 = src[starts[t + 2]:starts[t + 2] + n]
+    r3 = src[starts[t + 3]:starts[t + 3] + n]
+    r4 = src[starts[t + 4]:starts[t + 4] + n]
+    r5 = src[starts[t + 5]:starts[t + 5] + n]
+    r6 = src[starts[t + 6]:starts[t + 6] + n]
+    r7 = src[starts[t + 7]:starts[t + 7] + n]
     w0, w1, w2, w3 = wts[t], wts[t + 1], wts[t + 2], wts[t + 3]
     w4, w5, w6, w7 = wts[t + 4], wts[t + 5], wts[t + 6], wts[t + 7]
     for j in range(n):
-        dest[j] += ((w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest))
-                    + (w2 * as_dtype_of(r2[j], dest) + w3 * as_dtype_of(r3[j], dest))) + (
-                    (w4 * as_dtype_of(r4[j], dest) + w5 * as_dtype_of(r5[j], dest))
-                    + (w6 * as_dtype_of(r6[j], dest) + w7 * as_dtype_of(r7[j], dest)))
+        dest[j] += ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + (
+            (w4 * r4[j] + w5 * r5[j]) + (w6 * r6[j] + w7 * r7[j]))
 
 
 @_inline
-def _sweep(dest, src, base, starts, wts, t, m, add, bias):
-    """One pass over ``dest`` with taps ``t .. t+m-1`` (1 <= m <= 4): ``dest (=|+=) bias + Σ``."""
+def _sweep(dest, src, starts, wts, t, m, add, bias):
+    """One pass over ``dest`` with taps ``t .. t+m-1``: assign (m = 1..4) or add (m = 1 or 4)."""
     n = dest.shape[0]
-    r0 = src[base + starts[t]:base + starts[t] + n]
-    r1 = src[base + starts[t + 1]:base + starts[t + 1] + n] if m > 1 else r0
-    r2 = src[base + starts[t + 2]:base + starts[t + 2] + n] if m > 2 else r0
-    r3 = src[base + starts[t + 3]:base + starts[t + 3] + n] if m > 3 else r0
+    r0 = src[starts[t]:starts[t] + n]
+    r1 = src[starts[t + 1]:starts[t + 1] + n] if m > 1 else r0
+    r2 = src[starts[t + 2]:starts[t + 2] + n] if m > 2 else r0
+    r3 = src[starts[t + 3]:starts[t + 3] + n] if m > 3 else r0
     w0 = wts[t]
     w1 = wts[t + 1] if m > 1 else w0
     w2 = wts[t + 2] if m > 2 else w0
     w3 = wts[t + 3] if m > 3 else w0
-    if add:  # separate loops: LLVM does not always unswitch a loop-invariant select
-        if m == 4:
-            for j in range(n):
-                dest[j] += (w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)) + (
-                    w2 * as_dtype_of(r2[j], dest) + w3 * as_dtype_of(r3[j], dest))
-        elif m == 3:
-            for j in range(n):
-                dest[j] += (w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)) + (
-                    w2 * as_dtype_of(r2[j], dest))
-        elif m == 2:
-            for j in range(n):
-                dest[j] += w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)
-        else:
-            for j in range(n):
-                dest[j] += w0 * as_dtype_of(r0[j], dest)
+    if add and m == 4:  # separate loops: LLVM does not always unswitch an invariant select
+        for j in range(n):
+            dest[j] += (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])
+    elif add:
+        for j in range(n):
+            dest[j] += bias + w0 * r0[j]
     elif m == 4:
         for j in range(n):
-            dest[j] = bias + (w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)) + (
-                w2 * as_dtype_of(r2[j], dest) + w3 * as_dtype_of(r3[j], dest))
+            dest[j] = bias + (w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])
     elif m == 3:
         for j in range(n):
-            dest[j] = bias + (w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)) + (
-                w2 * as_dtype_of(r2[j], dest))
+            dest[j] = bias + (w0 * r0[j] + w1 * r1[j]) + w2 * r2[j]
     elif m == 2:
         for j in range(n):
-            dest[j] = bias + w0 * as_dtype_of(r0[j], dest) + w1 * as_dtype_of(r1[j], dest)
+            dest[j] = bias + w0 * r0[j] + w1 * r1[j]
     else:
         for j in range(n):
-            dest[j] = bias + w0 * as_dtype_of(r0[j], dest)
+            dest[j] = bias + w0 * r0[j]
 
 
 @_jit
@@ -178,34 +171,100 @@ def _border_cell(buf, src, s, left, width, value):
 
 
 @_jit
-def _select(table, i, weights, base, stride, starts, wsel):
-    """Taps of output ``i`` whose source exists: fill ``starts``/``wsel``; return count, Σw outside."""
+def _ring_load(ring, held, line, xf, base, stride, table, i, length, tb, left, C, cval):
+    """Make the ring hold the rows of extended positions ``i .. i+k-1`` (k = ``len(held)``).
+
+    Position ``s`` lives in slot ``s % k``; ``held`` remembers which (line, position) each slot
+    has (``line`` numbers the (a, m) line), so walking down a line loads one new row per output
+    row. A row is ``length`` elements, placed after ``left`` border cells of ``C`` elements; a
+    non-empty border table ``tb`` fills the border cells of each slot loaded (direct kernel).
+    """
+    k = held.shape[0]
+    width = ring.shape[0] // k
+    for t in range(k):
+        s = i + t
+        slot = s % k
+        if table[s] < 0 or held[slot] == line + s:
+            continue
+        cells = ring[slot * width:(slot + 1) * width]
+        _load(cells[left * C:left * C + length], xf, base + table[s] * stride)
+        if tb.shape[0] > 0:
+            _pad(cells, tb, left, length // C, C, cval)
+        held[slot] = line + s
+
+
+@_jit
+def _select(table, i, weights, in_place, base, stride, width, starts, wsel):
+    """Taps of output ``i`` whose source exists: offsets of their rows, weights, count and Σw of
+    the others. Rows are read ``in_place`` (x at ``base + source·stride``) or from ring slots."""
+    k = weights.shape[0]
     count = 0
     outside = 0.0
-    for t in range(weights.shape[0]):
-        src = table[i + t]
-        if src < 0:
+    for t in range(k):
+        if table[i + t] < 0:
             outside += weights[t]
+            continue
+        if in_place:
+            starts[count] = base + table[i + t] * stride
         else:
-            starts[count] = base + src * stride
-            wsel[count] = weights[t]
-            count += 1
+            starts[count] = ((i + t) % k) * width
+        wsel[count] = weights[t]
+        count += 1
     return count, outside
+
+
+def _source(xf, ring, held, line, base, stride, table, i, length):  # stub for numba's overload
+    raise NotImplementedError
+
+
+def _ring_rows(xf, like, rows):  # stub for numba's overload
+    raise NotImplementedError
+
+
+def _read_in_place(xf, like):
+    """Compile-time rule: taps read ``xf`` itself (compute dtype or uint8, and writable)."""
+    return xf.mutable and (xf.dtype == like.dtype or xf.dtype == types.uint8)
+
+
+@overload(_ring_rows)
+def _ring_rows_impl(xf, like, rows):
+    """How many rows the ring needs: none when the taps read the input in place."""
+    count = 0 if _read_in_place(xf, like) else 1
+    return lambda xf, like, rows: rows * count
+
+
+@overload(_source)
+def _source_impl(xf, ring, held, line, base, stride, table, i, length):
+    """The array the taps read, with True if it is ``xf`` itself, else the filled ring."""
+    if _read_in_place(xf, ring):
+        def in_place(xf, ring, held, line, base, stride, table, i, length):
+            return xf, True
+
+        return in_place
+
+    def converted(xf, ring, held, line, base, stride, table, i, length):
+        _ring_load(ring, held, line, xf, base, stride, table, i, length, table[:0], 0, 1, 0.0)
+        return ring, False
+
+    return converted
 
 
 @_jit
 def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0, q1):
     """Output rows ``q0 .. q1-1`` (q = a·n_a_out + i) of Σ_r (wa[r] ⊗ wb[r]) ⋆ x; see module doc.
 
-    Per row: the taps along axis ``a`` are summed straight from the input rows into a padded row
-    buffer (no full-size intermediate), the border cells of axis ``b`` are filled from the table,
-    then the taps along ``b`` (stride C) are summed into the output row. With ``k_b == 1`` the
-    first stage writes the output row directly; with ``k_a == 1`` the row buffer holds a copy of
-    the input row, which makes the pass safe in place (``of`` may alias ``xf``).
+    Per row: the taps along axis ``a`` are summed from the input rows (or their converted copies
+    in the ring) into a padded row buffer (no full-size intermediate), the border cells along
+    ``b`` are filled from the table, then the taps along ``b`` (stride C) are summed into the
+    output row. With ``k_b == 1`` the first stage writes the output row directly. In place
+    (``of`` aliasing ``xf``) only with ``k_a == 1`` and rows that fit the buffer, as the caller
+    arranges: each row is fully summed into the buffer before its output row is written.
     """
     M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
     terms, ka = wa.shape
     kb = wb.shape[1]
+    ring = np.empty(_ring_rows(xf, of, ka) * L, dtype=of.dtype)
+    held = np.full(ka, -1, dtype=np.int64)
     buf = np.empty(tb.shape[0] * C, dtype=of.dtype)
     starts = np.empty(ka, dtype=np.int64)
     wsel = np.empty(ka, dtype=of.dtype)
@@ -214,21 +273,21 @@ def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0
         a = q // n_a_out
         i = q - a * n_a_out
         for m in range(M):
-            dest = of[obase[a * M + m] + i * o_row:obase[a * M + m] + i * o_row + Lout]
+            g = a * M + m
+            dest = of[obase[g] + i * o_row:obase[g] + i * o_row + Lout]
+            src, in_place = _source(xf, ring, held, g * (n_a_out + ka), xbase[g], x_row, ta, i, L)
             for r in range(terms):
-                count, outside = _select(ta, i, wa[r], xbase[a * M + m], x_row, starts, wsel)
-                if kb == 1:
-                    # one tap along b (no border along b): fold it into the a-taps
+                count, outside = _select(ta, i, wa[r], in_place, xbase[g], x_row, L, starts, wsel)
+                if kb == 1:  # one tap along b, no border along b: fold it into the a-taps
                     for t in range(count):
                         wsel[t] *= wb[r, 0]
-                    bias = cval * outside * wb[r, 0]
-                    _accumulate(dest, xf, 0, starts, wsel, count, r > 0, bias)
+                    _accumulate(dest, src, starts, wsel, count, r > 0, cval * outside * wb[r, 0])
                     continue
                 middle = buf[left * C:left * C + L]
-                _accumulate(middle, xf, 0, starts, wsel, count, False, cval * outside)
+                _accumulate(middle, src, starts, wsel, count, r < 0, cval * outside)
                 # beyond the edge along b, the a-filtered image is the constant a-filtered
                 _pad(buf, tb, left, L // C, C, cval * np.sum(wa[r]))
-                _accumulate(dest, buf, 0, hstarts, wb[r], kb, r > 0, 0.0)
+                _accumulate(dest, buf, hstarts, wb[r], kb, r > 0, 0.0)
 
 
 @_jit
@@ -256,36 +315,57 @@ def columns_band(xf, xbase, x_step, of, obase, o_step, geo, w, table, cval, p0, 
                 _fill(cell, cval)
             else:
                 _load(cell, xf, xbase[a] + table[s] * x_step + c0)
-        for t in range(k):
-            starts[t] = t * bw
         for i in range(n_out):
+            for t in range(k):
+                starts[t] = (i + t) * bw
             o0 = obase[a] + i * o_step + c0
-            _accumulate(of[o0:o0 + bw], buf, i * bw, starts, w, k, False, 0.0)
+            _accumulate(of[o0:o0 + bw], buf, starts, w, k, i < 0, 0.0)
 
 
 @_jit
 def direct_band(xf, xbase, x_row, of, obase, o_row, geo, kernel, ta, tb, cval, add, q0, q1):
     """Output rows ``q0 .. q1-1`` of a dense 2-D kernel (k_a, k_b) over the fused-pass geometry.
 
-    For each tap row t the source row is loaded once into a padded buffer (dtype converted,
-    border cells from ``tb``), then its k_b taps are summed into the output row. ``add`` sums
-    into the output (N-D kernels are a sum of 2-D slices); a base of -1 marks a constant plane.
+    The ring holds the k_a source rows converted and padded along ``b`` (border cells from
+    ``tb``); each kernel row then sums its k_b taps into the output row. ``add`` sums into the
+    output (N-D kernels are a sum of 2-D slices); a base of -1 marks a constant plane.
     """
     M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
     ka, kb = kernel.shape
-    buf = np.empty(tb.shape[0] * C, dtype=of.dtype)
-    hstarts = np.arange(kb) * C
+    width = tb.shape[0] * C
+    ring = np.empty(ka * width, dtype=of.dtype)
+    held = np.full(ka, -1, dtype=np.int64)
+    starts = np.empty(kb, dtype=np.int64)
     for q in range(q0, q1):
         a = q // n_a_out
         i = q - a * n_a_out
         for m in range(M):
-            xb = xbase[a * M + m]
-            dest = of[obase[a * M + m] + i * o_row:obase[a * M + m] + i * o_row + Lout]
-            for t in range(ka):
-                src = ta[i + t]
-                if src < 0 or xb < 0:
-                    _fill(buf, cval)
-                else:
-                    _load(buf[left * C:left * C + L], xf, xb + src * x_row)
-                    _pad(buf, tb, left, L // C, C, cval)
-                _accumulate(dest, buf, 0, hstarts, kernel[t], kb, add or t > 0, 0.0)
+            g = a * M + m
+            dest = of[obase[g] + i * o_row:obase[g] + i * o_row + Lout]
+            if xbase[g] < 0:  # a constant plane (leading axis beyond the edge)
+                _accumulate(dest, ring, starts, kernel[0], 0, add, cval * np.sum(kernel))
+                continue
+            _ring_load(ring, held, g * (n_a_out + ka), xf, xbase[g], x_row, ta, i, L, tb, left, C,
+                       cval)
+            _direct_row(dest, ring, kernel, ta, i, width, C, starts, add, cval)
+
+
+@_jit
+def _direct_row(dest, ring, kernel, ta, i, width, C, starts, add, cval):
+    """Σ over kernel rows of their k_b taps on the ring rows; constant rows add cval·Σ row."""
+    ka, kb = kernel.shape
+    outside = 0.0
+    for t in range(ka):
+        if ta[i + t] < 0:
+            outside += np.sum(kernel[t])
+    first = True
+    for t in range(ka):
+        if ta[i + t] < 0:
+            continue
+        for u in range(kb):
+            starts[u] = ((i + t) % ka) * width + u * C
+        _accumulate(dest, ring, starts, kernel[t], kb, add or not first, cval * outside)
+        outside = 0.0
+        first = False
+    if first:
+        _accumulate(dest, ring, starts, kernel[0], 0, add, cval * outside)

@@ -32,7 +32,9 @@ def steps(a: np.ndarray) -> tuple[int, ...] | None:
 def flat_view(a: np.ndarray, writeable: bool) -> tuple[np.ndarray, int]:
     """A 1-D C-contiguous array over ``a``'s memory span, and the element offset of ``a[0, ...]``.
 
-    Read-only views get one numba type whatever the input's flags (one compile per dtype).
+    ``writeable=False`` gives a read-only view; otherwise it follows ``a``. (The kernels never
+    write the input, but numba types read-only arrays apart: a writable input shares the compiled
+    loops of the engine's own buffers.)
     """
     if a.flags.c_contiguous:  # the common case, and ~20x cheaper than the interface below
         flat = a.reshape(-1)

@@ -58,7 +58,7 @@ def fused(x: np.ndarray, out: np.ndarray, a: int | None, b: int | None, wa: np.n
         ta = _tables.index_table(1, 1, 0, mode)  # [0]: the row itself
     tb = _tables.index_table(nb, wb.shape[1], origins[1], mode)
     left = _tables.left_pad(wb.shape[1], origins[1], mode) if b is not None else 0
-    xf, x0 = _layout.flat_view(x, writeable=False)
+    xf, x0 = _layout.flat_view(x, writeable=x.flags.writeable)
     of, o0 = _layout.flat_view(out, writeable=True)
     x_row = _layout.steps(x)[a] if a is not None else 0  # type: ignore[index]
     o_row = _layout.steps(out)[a] if a is not None else 0  # type: ignore[index]
@@ -78,7 +78,7 @@ def columns(x: np.ndarray, out: np.ndarray, axis: int, w: np.ndarray, mode: str,
     C = _layout.size_of(x.shape, range(axis + 1, x.ndim))
     table = _tables.index_table(x.shape[axis], w.size, origin, mode)
     width = max(16, min(C, _COLUMN_BUFFER // (out.itemsize * table.size)) // 16 * 16)
-    xf, x0 = _layout.flat_view(x, writeable=False)
+    xf, x0 = _layout.flat_view(x, writeable=x.flags.writeable)
     of, o0 = _layout.flat_view(out, writeable=True)
     lead = list(range(axis))
     geo = np.array([C, out.shape[axis], width])
@@ -106,7 +106,7 @@ def direct(x: np.ndarray, out: np.ndarray, axes: list[int], kernel: np.ndarray, 
     lead = list(range(a))
     middle = list(range(a + 1, b))
     C = _layout.size_of(x.shape, range(b + 1, x.ndim))
-    xf, x0 = _layout.flat_view(x, writeable=False)
+    xf, x0 = _layout.flat_view(x, writeable=x.flags.writeable)
     of, o0 = _layout.flat_view(out, writeable=True)
     geo = np.array([_layout.size_of(x.shape, middle), x.shape[b] * C, out.shape[b] * C, C,
                     _tables.left_pad(kernel.shape[-1], origins[-1], mode), out.shape[a]])
