@@ -77,15 +77,16 @@ def _plain_depthwise(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Se
                     int(x.shape[1]))
 
 
-def _plain_grads(function: Any, grad: Tensor, inputs: Sequence[Tensor | None],
-                 mask: Sequence[bool]) -> list[Tensor]:
-    """Gradients through the plain composition (the operators on other devices and dtypes)."""
-    with torch.enable_grad():
-        leaves = [t.detach().requires_grad_(m) if t is not None else None
-                  for t, m in zip(inputs, mask)]
-        wanted = [t for t, m in zip(leaves, mask) if m and t is not None]
-        found = iter(torch.autograd.grad(function(*leaves), wanted, grad) if wanted else ())
-    return [next(found) if m and t is not None else grad.new_empty(0) for t, m in zip(leaves, mask)]
+def _plain_backward(grad: Tensor, x: Tensor, weight: Tensor, padding: Sequence[int],
+                    dilation: Sequence[int], mask: Sequence[bool]) -> list[Tensor | None]:
+    """Gradients of (input, weight, bias) of the plain depthwise step, by PyTorch's own formulas."""
+    top, bottom, left, right = padding
+    grads = torch.ops.aten.convolution_backward(
+        grad, F.pad(x, [left, right, top, bottom]), weight, [int(weight.shape[0])], [1, 1], [0, 0],
+        list(dilation), False, [0, 0], int(x.shape[1]), list(mask))
+    if grads[0] is not None:  # undo the padding: crop what was padded, zero-fill what was cropped
+        grads = (F.pad(grads[0], [-left, -right, -top, -bottom]), *grads[1:])
+    return [g if m else None for g, m in zip(grads, mask)]
 
 
 def _present(grads: Sequence[Tensor | None], like: Tensor) -> list[Tensor]:
@@ -113,11 +114,7 @@ def _depthwise_fake(x: Tensor, weight: Tensor, bias: Tensor | None, padding: lis
 def _depthwise_backward(grad: Tensor, x: Tensor, weight: Tensor, padding: list[int],
                         dilation: list[int], mask: list[bool]) -> list[Tensor]:
     if not _runs_fast(grad, x, weight):
-        bias = grad.new_zeros(weight.shape[0])
-        def plain(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-            return _plain_depthwise(x, weight, bias, padding, dilation)
-
-        return _plain_grads(plain, grad, [x, weight, bias], mask)
+        return _present(_plain_backward(grad, x, weight, padding, dilation, mask), x)
     return _present(_fused.depthwise_backward(grad, x, weight, padding, dilation, mask), x)
 
 
@@ -172,11 +169,14 @@ def _separable_backward(grad: Tensor, x: Tensor, depthwise_weight: Tensor, point
                         padding: list[int], dilation: list[int], mask: list[bool]) -> list[Tensor]:
     weights = (depthwise_weight, pointwise_weight)
     if not _runs_fast(grad, x, *weights):
-        bias = grad.new_zeros(pointwise_weight.shape[0])
-        def plain(x: Tensor, depthwise: Tensor, pointwise: Tensor, bias: Tensor) -> Tensor:
-            return _plain_separable(x, depthwise, pointwise, bias, padding, dilation)
-
-        return _plain_grads(plain, grad, [x, *weights, bias], mask)
+        mid = _plain_depthwise(x, depthwise_weight, None, padding, dilation)
+        grad_mid, grad_pw, grad_bias = torch.ops.aten.convolution_backward(
+            grad, mid, pointwise_weight, [int(pointwise_weight.shape[0])], [1, 1], [0, 0], [1, 1],
+            False, [0, 0], 1, [mask[0] or mask[1], mask[2], mask[3]])
+        grad_x, grad_dw = (_plain_backward(grad_mid, x, depthwise_weight, padding, dilation,
+                                           [mask[0], mask[1], False])[:2]
+                           if grad_mid is not None else (None, None))
+        return _present([grad_x, grad_dw, grad_pw, grad_bias], x)
     return _present(_fused.separable_backward(grad, x, *weights, padding, dilation, mask), x)
 
 
