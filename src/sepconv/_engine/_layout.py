@@ -11,6 +11,8 @@ driver copies the input once, in its own dtype.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -96,4 +98,4 @@ def bases(a: np.ndarray, offset: int, dims: list[int],
 
 
 def size_of(shape: tuple[int, ...], dims: range | list[int]) -> int:
-    return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+    return math.prod(shape[d] for d in dims)
