@@ -153,21 +153,15 @@ def _pad(buf, table, left, count, width, value):
     """Fill the border cells of a padded buffer whose cells ``left .. left+count-1`` hold data.
 
     A cell is ``width`` elements wide; cell ``s`` copies cell ``left + table[s]``, or is set to
-    ``value`` where ``table[s]`` is -1 (mode 'constant').
+    ``value`` where ``table[s]`` is -1 (mode 'constant'). Plain loops, no calls: this runs once
+    per row, and for short rows (a 256³ volume's last axis) its overhead is the cost.
     """
-    for s in range(left):
-        _border_cell(buf, table[s], s, left, width, value)
-    for s in range(left + count, table.shape[0]):
-        _border_cell(buf, table[s], s, left, width, value)
-
-
-@_jit
-def _border_cell(buf, src, s, left, width, value):
-    cell = buf[s * width:(s + 1) * width]
-    if src < 0:
-        _fill(cell, value)
-    else:
-        _load(cell, buf, (left + src) * width)
+    value = as_dtype_of(value, buf)
+    for n in range(table.shape[0] - count):
+        s = n if n < left else n + count  # the cells before the data, then those after it
+        src = table[s]
+        for c in range(width):
+            buf[s * width + c] = value if src < 0 else buf[(left + src) * width + c]
 
 
 @_jit
