@@ -275,9 +275,10 @@ def test_distributed_local_cluster_two_processes():
 
 
 @pytest.mark.parametrize("shape, axes, kernel", [
-    ((300, 517), (-2, -1), kernels.gaussian(2.0)),
-    ((3, 130, 90), (-2, -1), kernels.sobel("y")),
+    ((300, 517), (0, 1), kernels.gaussian(2.0)),
+    ((3, 130, 90), (1, 2), kernels.sobel("y")),
     ((4, 70, 50), (0, 1, 2), kernels.gaussian(1.0, ndim=3)),
+    ((90, 70, 3), (0, 1), kernels.box(3)),
 ])
 def test_filter_tiff_reads_and_writes_chunk_by_chunk(rng, tmp_path, shape, axes, kernel):
     tifffile = pytest.importorskip("tifffile")
@@ -285,13 +286,16 @@ def test_filter_tiff_reads_and_writes_chunk_by_chunk(rng, tmp_path, shape, axes,
     from sepconv.dask import filter_tiff
 
     x = rng.integers(0, 255, shape).astype(np.uint8)
+    rgb = shape[-1] == 3
     tifffile.imwrite(tmp_path / "in.tif", x, tile=(64, 64), compression="zlib",
-                     photometric="minisblack")
-    written = filter_tiff(tmp_path / "in.tif", tmp_path / "out.tif", kernel, axes=axes, chunks=48,
-                          tile=(32, 32), mode="mirror", output=np.int16)
+                     photometric="rgb" if rgb else "minisblack")
+    given_axes = axes if len(axes) == 3 else None  # default: the series' Y and X axes
+    written = filter_tiff(tmp_path / "in.tif", tmp_path / "out.tif", kernel, axes=given_axes,
+                          chunks=48, tile=(32, 32), mode="mirror", output=np.int16 if not rgb else None)
     got = tifffile.imread(tmp_path / "out.tif")
     assert written == got.shape == shape
-    np.testing.assert_array_equal(got, sepconv.correlate(x, kernel, axes=axes, mode="mirror",
-                                                         output=np.int16))
+    want = sepconv.correlate(x, kernel, axes=axes, mode="mirror", output=np.int16 if not rgb else None)
+    np.testing.assert_array_equal(got, want)
     with tifffile.TiffFile(tmp_path / "out.tif") as tif:
-        assert tif.pages[0].is_tiled and len(tif.pages) == int(np.prod(shape[:-2]))
+        assert tif.pages[0].is_tiled and tif.series[0].axes.endswith("YXS" if rgb else "YX")
+        assert len(tif.pages) == (1 if rgb else int(np.prod(shape[:-2])))
