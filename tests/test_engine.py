@@ -247,3 +247,56 @@ def test_random_shapes_match_scipy(shape, sizes, mode, data):
     x = rng.standard_normal(shape)
     weights = [rng.standard_normal(k) for k in sizes[:count]]
     _check_separable(x, weights, axes, mode, cval=1.5, origins=origins, dtype=np.float64)
+
+
+# --- the engine behind sepconv's planner (sepconv._plan) ---
+
+
+def test_auto_plan_picks_by_cost():
+    from sepconv import _plan, kernels
+
+    f32 = np.dtype(np.float32)
+    g = kernels.gaussian_1d(2.0)
+    assert _plan.make_plan(np.outer(g, g), "auto", f32).method == "separable"
+    log = kernels.log(2.0, radius=7).dense()
+    assert _plan.make_plan(log, "auto", f32).method == "lowrank"
+    full = np.random.default_rng(0).standard_normal((3, 3))
+    assert _plan.make_plan(full, "auto", f32).method == "direct"
+
+
+def test_auto_fft_only_for_large_float_problems_and_never_for_integers():
+    from sepconv import _plan
+
+    big = np.random.default_rng(0).standard_normal((63, 63))
+    f32 = np.dtype(np.float32)
+    plan = _plan.make_plan(big, "auto", f32, shape=(2048, 2048))
+    assert plan.method == "fft" and plan.fallback in ("direct", "lowrank")
+    assert _plan.make_plan(big, "auto", f32, shape=(2048, 2048), integer_output=True).method != "fft"
+    assert _plan.make_plan(big, "auto", f32).method != "fft"  # no shape, no FFT
+    assert _plan.make_plan(np.ones((3, 3)), "auto", f32, shape=(2048, 2048)).method != "fft"
+
+
+def test_automatic_fft_plan_falls_back_on_non_finite_input(rng):
+    from sepconv import _plan
+
+    kernel = rng.standard_normal((9, 9))
+    x = rng.random((40, 50))
+    x[10, 20] = np.nan
+    plan = _plan.make_plan(kernel, "auto", np.dtype(np.float64), shape=x.shape)
+    plan = _plan.Plan("fft", plan.shape, plan.dense, plan.terms, fallback="direct")
+    got = _plan.execute(x, plan, (0, 1), "reflect", 0.0, (0, 0), np.dtype(np.float64))
+    want = ndi.correlate(x, kernel)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int32, np.float16, np.uint32])
+def test_plan_converts_dtypes_the_engine_does_not_read(rng, dtype):
+    import sepconv
+
+    x = (rng.random((12, 13)) * 100).astype(dtype)
+    got = sepconv.correlate_separable(x, [[1.0, 2.0, 1.0], [1.0, -1.0]])
+    want = _scipy_separable(x.astype(np.float64), [[1, 2, 1], [1, -1]], (0, 1), "reflect", 0.0,
+                            (0, 0))
+    np.testing.assert_allclose(got.astype(np.float64), want, rtol=2e-3 if dtype == np.float16 else 1e-6,
+                               atol=1e-3)
