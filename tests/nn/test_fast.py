@@ -201,3 +201,13 @@ def test_functional_uses_the_fast_operators():
     assert "sepconv.separable_conv2d" in str(graph)
     graph = make_fx(lambda *t: SF.depthwise_conv2d(*t))(x, depthwise).graph
     assert "sepconv.depthwise_conv2d" in str(graph)
+
+
+def test_profile_measures_the_fast_path():
+    from sepconv.nn import profile
+
+    model = torch.nn.Sequential(SeparableConv2d(8, 16, 3, padding="same"), torch.nn.ReLU())
+    p = profile(model, (2, 8, 16, 16), measure=True, repeats=3)
+    layer = p.layers[0]
+    assert layer.kind == "SeparableConv2d" and layer.gmacs is not None and layer.gmacs > 0
+    assert "GMAC/s" in str(p) and p.layers[1].macs == 0

@@ -85,15 +85,34 @@ def thread_count(work: int) -> int:
     return max(1, min(torch.get_num_threads(), _cpus(), work // _MIN_WORK))
 
 
-def run(task: Callable[[Sequence[Tile]], Any], items: Sequence[Tile], threads: int) -> list[Any]:
-    """``task(chunk)`` for ``threads`` contiguous chunks of ``items``; one result per chunk."""
+def run(handle: Callable[[Tile, Tensor | None], Any], items: Sequence[Tile], threads: int,
+        scratch: Callable[[], Tensor] | None = None) -> list[Any]:
+    """``handle(tile, buffer)`` for every tile; the results in tile order.
+
+    ``threads`` workers each make ``buffer = scratch()`` once, then take the next tile whenever
+    they finish one, so a worker the OS pauses (a shared machine) does not hold up the others.
+    Sums over the results run in tile order, so they do not depend on timing.
+    """
+    results: list[Any] = [None] * len(items)
+    order = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def drain() -> None:
+        buffer = scratch() if scratch is not None else None
+        while True:
+            with lock:
+                index = next(order, None)
+            if index is None:
+                return
+            results[index] = handle(items[index], buffer)
+
     threads = max(1, min(threads, len(items)))
     if threads == 1:
-        return [task(items)]
-    edges = [len(items) * t // threads for t in range(threads + 1)]
-    pool = _workers()
-    futures = [pool.submit(task, items[edges[t]:edges[t + 1]]) for t in range(threads)]
-    return [future.result() for future in futures]
+        drain()
+    else:
+        for future in [_workers().submit(drain) for _ in range(threads)]:
+            future.result()
+    return results
 
 
 def _onednn(dtype: torch.dtype) -> bool:
@@ -101,24 +120,16 @@ def _onednn(dtype: torch.dtype) -> bool:
             and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
-def product(a: Tensor, b: Tensor, out: Tensor | None = None, column: Tensor | None = None
-            ) -> Tensor:
-    """``a @ b (+ column)``, into ``out`` when given (a strided view of the output is fine).
+def product(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b`` as a new tensor.
 
     float32 goes through oneDNN's matmul (the operator torch.compile's CPU backend uses): with
     the pointwise shapes (K = C·m = 128) it runs at ~2x the speed of ``torch.mm``'s MKL sgemm,
     which uses no AVX-512 on AMD CPUs (benchmarks/layers.py). Both are plain float32 arithmetic.
     """
     if _onednn(a.dtype):
-        result = torch.ops.mkldnn._linear_pointwise(a, b.T, None, "none", [], "")
-        if column is not None:
-            result = torch.add(result, column, out=out) if out is not None else result + column
-        elif out is not None:
-            out.copy_(result)
-        return result if out is None else out
-    if column is None:
-        return torch.mm(a, b, out=out) if out is not None else torch.mm(a, b)
-    return torch.addmm(column, a, b, out=out) if out is not None else torch.addmm(column, a, b)
+        return torch.ops.mkldnn._linear_pointwise(a, b.T, None, "none", [], "")
+    return torch.mm(a, b)
 
 
 def numpy(t: Tensor) -> np.ndarray:
@@ -168,9 +179,9 @@ def depthwise_forward(x: Tensor, weight: Tensor, bias: Tensor | None, pads: Sequ
     xn, wn, outn = numpy(x), numpy(_plain(weight)).reshape(geo.cm, geo.kh, geo.kw), numpy(out)
     bn = numpy(_plain(bias)) if bias is not None else np.zeros(geo.cm, xn.dtype)
 
-    def task(chunk: Sequence[Tile]) -> None:
-        for b, r0, r1 in chunk:
-            layer.depthwise_band(xn, wn, bn, outn, b, r0, r1, b, r0, *geo.kernel_args())
+    def task(tile: Tile, _: Tensor | None) -> None:
+        b, r0, r1 = tile
+        layer.depthwise_band(xn, wn, bn, outn, b, r0, r1, b, r0, *geo.kernel_args())
 
     threads = thread_count(out.numel() * geo.kh * geo.kw)
     band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
@@ -186,21 +197,23 @@ def separable_forward(x: Tensor, depthwise: Tensor, pointwise: Tensor, bias: Ten
     out = x.new_empty((geo.n, out_channels, geo.ho, geo.wo))
     xn, wn = numpy(x), numpy(_plain(depthwise)).reshape(geo.cm, geo.kh, geo.kw)
     pw = _plain(pointwise).view(out_channels, geo.cm)
-    column = _plain(bias).view(out_channels, 1) if bias is not None else None
-    zeros = np.zeros(geo.cm, xn.dtype)
+    column = _plain(bias).view(out_channels, 1, 1) if bias is not None else None
     threads = thread_count(out.numel() * geo.cm + geo.n * geo.ho * geo.wo * geo.cm * geo.kh * geo.kw)
     band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
+    pitch = geo.wo + (geo.kw - 1) * geo.dw
 
-    def task(chunk: Sequence[Tile]) -> None:
-        scratch = x.new_empty(geo.cm * band * geo.wo)
-        for b, r0, r1 in chunk:
-            size = (r1 - r0) * geo.wo
-            mid = scratch[:geo.cm * size]
-            layer.depthwise_band(xn, wn, zeros, numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo),
-                                 b, r0, r1, 0, 0, *geo.kernel_args())
-            product(pw, mid.view(geo.cm, size), out[b, :, r0:r1].view(out_channels, size), column)
+    def task(tile: Tile, scratch: Tensor | None) -> None:
+        b, r0, r1 = tile
+        assert scratch is not None
+        mid = scratch[:geo.cm * (r1 - r0) * pitch].view(geo.cm, -1)
+        layer.depthwise_pitched_band(xn, wn, numpy(mid), b, r0, r1, *geo.kernel_args())
+        rows = product(pw, mid).view(out_channels, r1 - r0, pitch)[:, :, :geo.wo]
+        if column is None:
+            out[b, :, r0:r1].copy_(rows)
+        else:
+            torch.add(rows, column, out=out[b, :, r0:r1])
 
-    run(task, tiles(geo.n, geo.ho, band), threads)
+    run(task, tiles(geo.n, geo.ho, band), threads, lambda: x.new_empty(geo.cm * band * pitch))
     return out
 
 
@@ -211,9 +224,9 @@ def depthwise_input_grad(grad: Tensor, weight: Tensor, geo: Geometry) -> Tensor:
     flipped = numpy(_plain(weight).flip(2, 3).contiguous()).reshape(geo.cm, geo.kh, geo.kw)
     gn, gxn = numpy(grad), numpy(gx)
 
-    def task(chunk: Sequence[Tile]) -> None:
-        for b, r0, r1 in chunk:
-            layer.depthwise_transpose_band(gn, flipped, gxn, b, r0, r1, *geo.transposed_args())
+    def task(tile: Tile, _: Tensor | None) -> None:
+        b, r0, r1 = tile
+        layer.depthwise_transpose_band(gn, flipped, gxn, b, r0, r1, *geo.transposed_args())
 
     threads = thread_count(grad.numel() * geo.kh * geo.kw)
     band = band_rows(geo.cm, geo.w, geo.h, threads, geo.n)
@@ -222,14 +235,13 @@ def depthwise_input_grad(grad: Tensor, weight: Tensor, geo: Geometry) -> Tensor:
 
 
 def depthwise_weight_grad(x: Tensor, grad: Tensor, geo: Geometry) -> Tensor:
-    """Gradient of the depthwise weight, (C·m, 1, kh, kw): per-thread partial sums, then added."""
+    """Gradient of the depthwise weight, (C·m, 1, kh, kw): per-tile partial sums, then added."""
     layer, x, grad = _kernels(), _plain(x), _plain(grad)
     xn, gn = numpy(x), numpy(grad)
 
-    def task(chunk: Sequence[Tile]) -> np.ndarray:
+    def task(tile: Tile, _: Tensor | None) -> np.ndarray:
         partial = np.zeros((geo.cm, geo.kh, geo.kw), xn.dtype)
-        for b, r0, r1 in chunk:
-            layer.depthwise_weight_grad_band(xn, gn, partial, b, r0, r1, *geo.kernel_args())
+        layer.depthwise_weight_grad_band(xn, gn, partial, *tile, *geo.kernel_args())
         return partial
 
     threads = thread_count(grad.numel() * geo.kh * geo.kw)
@@ -265,22 +277,21 @@ def separable_backward(grad: Tensor, x: Tensor, depthwise: Tensor, pointwise: Te
     threads = thread_count(2 * grad.numel() * geo.cm)
     band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
 
-    def task(chunk: Sequence[Tile]) -> Tensor | None:
-        partial = x.new_zeros((out_channels, geo.cm)) if mask[2] else None
-        scratch = x.new_empty(geo.cm * band * geo.wo)
-        for b, r0, r1 in chunk:
-            size = (r1 - r0) * geo.wo
-            g = grad[b, :, r0:r1].view(out_channels, size)
-            if partial is not None:
-                mid = scratch[:geo.cm * size]
-                layer.depthwise_band(xn, wn, zeros, numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo),
-                                     b, r0, r1, 0, 0, *geo.kernel_args())
-                partial += product(g, mid.view(geo.cm, size).T)
-            if grad_mid is not None:
-                product(pw.T, g, grad_mid[b, :, r0:r1].view(geo.cm, size))
-        return partial
+    def task(tile: Tile, scratch: Tensor | None) -> Tensor | None:
+        b, r0, r1 = tile
+        size = (r1 - r0) * geo.wo
+        g = grad[b, :, r0:r1].view(out_channels, size)
+        if grad_mid is not None:
+            grad_mid[b, :, r0:r1].view(geo.cm, size).copy_(product(pw.T, g))
+        if scratch is None:
+            return None
+        mid = scratch[:geo.cm * size]
+        layer.depthwise_band(xn, wn, zeros, numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo),
+                             b, r0, r1, 0, 0, *geo.kernel_args())
+        return product(g, mid.view(geo.cm, size).T)
 
-    partials = run(task, tiles(geo.n, geo.ho, band), threads)
+    scratch = (lambda: x.new_empty(geo.cm * band * geo.wo)) if mask[2] else None
+    partials = run(task, tiles(geo.n, geo.ho, band), threads, scratch)
     grads: list[Tensor | None] = [None, None, None, None]
     if mask[2]:
         grads[2] = torch.stack(partials).sum(0).view_as(pointwise)

@@ -12,7 +12,11 @@ layout, batch included, e.g. ``(1, 3, 224, 224)``):
 Parameters are weights only unless ``bias=True`` (DESIGN.md). Other layers (activations, norms,
 pooling) are listed with 0 MACs. With ``measure=True`` each layer is timed (median of
 ``repeats`` forward passes after a warm-up), so predicted and realized speedups can be put side by
-side: ``profile(converted).compare(profile(original))``.
+side: ``profile(converted).compare(profile(original))``. The times are those of what the layers
+run: on CPU, 2-D depthwise and separable layers take the fused path of :mod:`sepconv.nn.fast`
+(the warm-up pass also loads its compiled kernels). ``GMAC/s`` (MACs per second) shows how close
+each layer comes to the speed its multiplication count promises; timings on a shared machine
+drift, so compare profiles measured close together (benchmarks/layers.py interleaves them).
 """
 
 from __future__ import annotations
@@ -44,6 +48,11 @@ class LayerProfile:
     macs: int
     params: int
     ms: float | None = None
+
+    @property
+    def gmacs(self) -> float | None:
+        """Realized speed in GMAC/s (10⁹ multiply-accumulates per second), when measured."""
+        return self.macs / (self.ms * 1e6) if self.ms else None
 
 
 @dataclass(frozen=True)
@@ -82,14 +91,18 @@ class Profile:
         return "\n".join(lines)
 
     def __str__(self) -> str:
-        head = f"{'layer':<24} {'kind':<22} {'output':<18} {'MACs':>14} {'params':>10} {'ms':>8}"
+        head = (f"{'layer':<24} {'kind':<22} {'output':<18} {'MACs':>14} {'params':>10} {'ms':>8} "
+                f"{'GMAC/s':>7}")
         rows = [head, "-" * len(head)]
         for layer in self.layers:
             ms = f"{layer.ms:.3f}" if layer.ms is not None else "-"
+            speed = f"{layer.gmacs:.1f}" if layer.gmacs and layer.macs else "-"
             rows.append(f"{layer.name:<24} {layer.kind:<22} {layer.output_shape!s:<18} "
-                        f"{layer.macs:>14,} {layer.params:>10,} {ms:>8}")
+                        f"{layer.macs:>14,} {layer.params:>10,} {ms:>8} {speed:>7}")
         total = f"{self.ms:.3f}" if self.ms is not None else "-"
-        rows.append(f"{'total':<24} {'':<22} {'':<18} {self.macs:>14,} {self.params:>10,} {total:>8}")
+        speed = f"{self.macs / (self.ms * 1e6):.1f}" if self.ms else "-"
+        rows.append(f"{'total':<24} {'':<22} {'':<18} {self.macs:>14,} {self.params:>10,} {total:>8} "
+                    f"{speed:>7}")
         return "\n".join(rows)
 
 
