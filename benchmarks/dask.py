@@ -211,7 +211,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         "# Dask: a 2.4 GB image filtered in chunks",
         "",
-        f"{env['date']}, {env['cpu']}, {env['cpus_available']} CPUs (shared), "
+        f"{env['date']}, {env['cpu']}, {env['cpus_available']} CPUs (shared, load average "
+        f"{env['load_average'][0]:.1f}), "
         f"dask {env['dask']}, dask-image {env['dask-image']}, numba {env['numba']}, "
         f"numpy {env['numpy']}, scipy {env['scipy']}. Written by `benchmarks/dask.py`.",
         "",
@@ -227,8 +228,9 @@ def markdown(report: dict[str, Any]) -> str:
         *(f"| {r['contender']} | {r['chunk']}² | **{r['peak_rss_MB']:.0f} MB** | "
           f"{r['peak_rss_MB_before_full_run']:.0f} MB | {r['seconds']} s |" for r in rss["runs"]),
         "",
-        f"Throughput ratios, median over {s['rounds']} interleaved rounds [range]; above 1 means "
-        "sepconv-dask is faster. *net* subtracts the time to generate the random chunks.",
+        f"Throughput ratios a / b (MB/s), median over {s['rounds']} interleaved rounds and range; "
+        "above 1 means a is faster. *net* subtracts the time to generate the random chunks; "
+        "*dask-slice* is the in-memory slice wrapped by `da.from_array` (chunking cost alone).",
         "",
         "| ratio | median | range |",
         "|---|---|---|",

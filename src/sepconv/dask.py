@@ -46,8 +46,8 @@ import numpy as np
 from . import _checks, _plan, filtering
 from ._errors import bad_argument
 
-# border mode -> numpy.pad mode (DESIGN.md's table); 'constant' is handled apart
-_NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap"}
+# border mode -> numpy.pad mode (DESIGN.md's table) in edge blocks; 'constant' and 'wrap' apart
+_NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge"}
 
 Reach = dict[int, tuple[int, int]]
 
