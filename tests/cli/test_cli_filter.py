@@ -232,3 +232,19 @@ def test_folder_mode_errors(images, tmp_path, capsys):
     assert main(["filter", folder, str(tmp_path / "o"), "-k", "box", "--format", ".png"]) == 1
     assert "expected files whose outputs have different names" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_tiff_chunk_by_chunk_equals_in_memory(images, tmp_path):
+    pytest.importorskip("dask")
+    pytest.importorskip("zarr")
+    for name in ("depth16.tif", "colorf.tif"):
+        image = io.read_image(images[name])
+        out = tmp_path / f"chunked-{name}"
+        assert main(["filter", str(images[name]), str(out), "-k", "gaussian:1.5", "--chunks", "16",
+                     "-q"]) == 0
+        written = io.read_image(out)
+        assert written.dtype == np.float32
+        np.testing.assert_allclose(written, expected(image, kernels.gaussian(1.5)), atol=1e-4)
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+    assert main(["filter", str(images["depth16.tif"]), str(tmp_path / "x.tif"), "-k", "box:3",
+                 "--chunks", "0"]) == 1

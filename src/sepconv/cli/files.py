@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import glob
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,13 @@ class FilterOptions:
     normalize: bool = False
     force: bool = False
     suffix: str | None = None  # folder mode: the outputs' extension (default: the input's)
+    chunks: int | None = None  # TIFF → TIFF chunk by chunk through sepconv.dask (see LARGE_TIFF)
+
+
+# TIFF inputs larger than this (bytes on disk) are filtered chunk by chunk through sepconv.dask
+# when the output is a TIFF too, so an image larger than memory never has to fit in it.
+LARGE_TIFF = 512 * 2**20
+_TIFF = (".tif", ".tiff")
 
 
 def _has_magic(text: str) -> bool:
@@ -54,10 +63,48 @@ def filter_image(image: np.ndarray, options: FilterOptions) -> np.ndarray:
                              axes=axes)
 
 
+def _chunked(source: Path, out: Path, options: FilterOptions) -> bool:
+    if source.suffix.lower() not in _TIFF or out.suffix.lower() not in _TIFF:
+        return False
+    return options.chunks is not None or (source.is_file() and source.stat().st_size > LARGE_TIFF)
+
+
+def filter_tiff_chunked(source: Path, out: Path, options: FilterOptions) -> str:
+    """TIFF → float32 TIFF, a band of chunks at a time (sepconv.dask.filter_tiff), then rename."""
+    try:
+        import zarr  # noqa: F401  (tifffile reads tiles lazily through it)
+
+        from .. import dask as sepconv_dask
+    except ImportError:
+        raise SepconvError("chunked TIFF filtering (--chunks, or a TIFF over 512 MiB) needs dask and "
+                           "zarr, which are not installed; pip install 'sepconv[dask]'") from None
+
+    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part.tif")
+    os.close(fd)
+    temp = Path(name)
+    try:
+        shape = sepconv_dask.filter_tiff(source, temp, options.kernel.kernel, mode=options.mode,
+                                         method=options.method, output=np.float32,
+                                         chunks=options.chunks or 1024)
+        os.replace(temp, out)
+    except Exception as exc:
+        temp.unlink(missing_ok=True)
+        if isinstance(exc, (SepconvError, OSError)):
+            raise
+        raise bad_argument("IN", "a readable TIFF image", str(source),
+                           f"could not read it tile by tile ({type(exc).__name__}: {exc})") from None
+    size = "×".join(map(str, shape))
+    return f"wrote {out} ({size}, TIFF float32; {options.kernel.text}, chunk by chunk)"
+
+
 def filter_file(source: Path, out: Path, options: FilterOptions) -> str:
     """Read, filter, encode and atomically write one file; returns a one-line summary."""
     fmt = io.image_format(out, "OUT")
     io.check_target(out, source, options.force)
+    if _chunked(source, out, options):
+        if not source.is_file():
+            raise bad_argument("IN", "an existing file", str(source), "check the path")
+        return filter_tiff_chunked(source, out, options)
     image = io.read_image(source)
     result = filter_image(image, options)
     bits = 16 if fmt == "PNG" and image.dtype == np.uint16 else 8

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import __version__
 from .._checks import METHODS, MODE_ALIASES, MODES
-from .._errors import SepconvError
+from .._errors import SepconvError, bad_argument
 
 
 def say(line: str) -> None:
@@ -43,6 +43,9 @@ def _add_filter(verbs: Any, common: argparse.ArgumentParser) -> None:
                    help="stretch min..max onto 0..255 (0..65535) for PNG/JPEG instead of clipping")
     p.add_argument("--format", dest="suffix", choices=(".png", ".jpg", ".tif", ".npy"),
                    help="folder mode: the outputs' extension (default: each input's)")
+    p.add_argument("--chunks", type=int, metavar="N",
+                   help="TIFF to TIFF: filter N×N chunks at a time through dask (automatic above "
+                   "512 MiB), so images larger than memory work")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing on success")
 
@@ -95,8 +98,10 @@ def _filter(args: argparse.Namespace) -> int:
     from . import files
     from .spec import parse_kernel
 
+    if args.chunks is not None and args.chunks < 1:
+        raise bad_argument("--chunks", "a positive number of pixels", args.chunks, "e.g. --chunks 2048")
     options = files.FilterOptions(parse_kernel(args.kernel), args.mode, args.method, args.normalize,
-                                  args.force, args.suffix)
+                                  args.force, args.suffix, args.chunks)
     return files.run(args.input, args.output, options, quiet=args.quiet, say=say)
 
 
