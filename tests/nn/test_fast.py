@@ -17,6 +17,15 @@ import torch.nn.functional as F  # noqa: E402
 from sepconv.nn import DepthwiseConv2d, SeparableConv2d, _fused, fast  # noqa: E402
 from sepconv.nn import functional as SF  # noqa: E402
 
+DEFAULT_MIN_MACS, DEFAULT_MIN_AREA = fast.MIN_MACS, fast.MIN_AREA
+
+
+@pytest.fixture(autouse=True)
+def fast_path_for_small_shapes(monkeypatch):
+    """The tests use small shapes, which the layers would otherwise leave to PyTorch."""
+    monkeypatch.setattr(fast, "MIN_MACS", {"depthwise": 0, "separable": 0})
+    monkeypatch.setattr(fast, "MIN_AREA", 0)
+
 
 def reference(x, depthwise, pointwise, bias, pads, dilation):
     """conv(pad(x), depthwise, groups=C) then the 1×1 conv; pads = (top, bottom, left, right)."""
@@ -155,6 +164,16 @@ def test_fallbacks_stay_exact(assert_close):
         assert layer(x[:0]).shape == (0, 6, 9, 9)
         half = layer.half()(x.half())
         assert half.dtype == torch.float16
+
+
+def test_small_layers_stay_on_pytorch(monkeypatch):
+    monkeypatch.setattr(fast, "MIN_MACS", DEFAULT_MIN_MACS)
+    monkeypatch.setattr(fast, "MIN_AREA", DEFAULT_MIN_AREA)
+    depthwise, pointwise = torch.empty(128, 1, 3, 3), torch.empty(128, 128, 1, 1)
+    assert fast.usable(torch.empty(8, 128, 56, 56), (1, 1), [depthwise, pointwise], None)
+    assert fast.usable(torch.empty(1, 128, 56, 56), (1, 1), [depthwise], None)
+    assert not fast.usable(torch.empty(1, 16, 16, 16), (1, 1), [depthwise[:16], pointwise[:16, :16]], None)
+    assert not fast.usable(torch.empty(8, 128, 7, 7), (1, 1), [depthwise, pointwise], None)
 
 
 def test_operators_on_other_dtypes_compute_the_composition(assert_close):

@@ -36,6 +36,10 @@ from sepconv.nn import _fused
 __all__ = ["usable"]
 
 FAST_DTYPES = (torch.float32, torch.float64)
+# Below these sizes PyTorch's own convolutions win: the fast path costs ~70 µs per call more, and
+# its per-channel overhead dominates on small images (benchmarks/layers.py, the small shapes).
+MIN_MACS = {"depthwise": 1 << 21, "separable": 1 << 24}
+MIN_AREA = 14 * 14
 
 
 def usable(x: Tensor, stride: Sequence[int], weights: Sequence[Tensor], bias: Tensor | None) -> bool:
@@ -44,11 +48,13 @@ def usable(x: Tensor, stride: Sequence[int], weights: Sequence[Tensor], bias: Te
     ``weights``: the (checked) depthwise weight and, for a separable layer, the pointwise one;
     ``bias`` belongs to the last of them (a bias of another shape is left to PyTorch's error).
     channels_last inputs stay on PyTorch's path, which returns channels_last outputs (what such
-    a caller expects); converting to NCHW and back would cost two copies.
+    a caller expects); converting to NCHW and back would cost two copies. Small layers (see
+    ``MIN_MACS`` and ``MIN_AREA``) also stay on PyTorch's path.
     """
     tensors = [x, *weights] + ([bias] if bias is not None else [])
     return (
-        (bias is None or tuple(bias.shape) == (weights[-1].shape[0],))
+        _large(x, weights)
+        and (bias is None or tuple(bias.shape) == (weights[-1].shape[0],))
         and x.dtype in FAST_DTYPES
         and all(t.device.type == "cpu" and t.dtype == x.dtype and t.layout == torch.strided
                 for t in tensors)
@@ -56,6 +62,18 @@ def usable(x: Tensor, stride: Sequence[int], weights: Sequence[Tensor], bias: Te
         and x.numel() > 0
         and (x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last))
     )
+
+
+def _large(x: Tensor, weights: Sequence[Tensor]) -> bool:
+    """Whether the layer is big enough for the fast path to pay (multiply-adds, image area)."""
+    if x.ndim != 4:
+        return False
+    area = int(x.shape[2]) * int(x.shape[3])
+    depthwise = weights[0]
+    taps = int(depthwise.shape[2]) * int(depthwise.shape[3])
+    pointwise = int(weights[1].shape[0]) if len(weights) > 1 else 0
+    macs = int(x.shape[0]) * area * int(depthwise.shape[0]) * (taps + pointwise)
+    return area >= MIN_AREA and macs >= MIN_MACS["separable" if pointwise else "depthwise"]
 
 
 def _runs_fast(*tensors: Tensor) -> bool:

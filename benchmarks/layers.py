@@ -1,0 +1,197 @@
+"""sepconv.nn.SeparableConv2d beside the dense Conv2d and PyTorch's own depthwise + pointwise (issue 9).
+
+Contenders, all on the same NCHW float32 input (``torch.set_num_threads`` = 1 or 2):
+
+- dense: ``nn.Conv2d(C, N, k, padding=k // 2)``, the layer a separable one replaces;
+- nchw: ``F.conv2d(F.conv2d(x, depthwise, groups=C), pointwise)``, the naive composition;
+- channels_last: the same after ``x.contiguous(memory_format=torch.channels_last)`` (inside the
+  timing); "best composition" is the faster of the two in each round (a careful hand-written one);
+- sepconv: ``SeparableConv2d(C, N, k, padding="same")``, the same weights.
+
+Forward runs under ``torch.no_grad()``; forward + backward computes all gradients. Each figure is
+contender time ÷ sepconv time, the median over interleaved rounds (sepconv, peers, sepconv, ...)
+of the per-round ratio (above 1: sepconv is faster); "predicted" is the multiplication ratio.
+Writes docs/benchmarks/layers.json and docs/benchmarks/layers.md.
+
+    python benchmarks/layers.py            # acceptance configuration + grid (~10 min on 2 cores)
+    python benchmarks/layers.py --quick    # small shapes, a smoke test; prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from _timing import environment, interleaved, ratio_to_best  # type: ignore[import-not-found]
+from sepconv.nn import SeparableConv2d
+
+ROOT = Path(__file__).resolve().parents[1]
+PEERS = ("dense", "nchw", "channels_last")
+COMPOSITIONS = ["nchw", "channels_last"]
+# (batch, channels, size, kernel): the issue's configuration, then MobileNet-like stages
+ACCEPTANCE = (8, 128, 56, 3)
+GRID = [(8, c, s, k) for c, s in ((32, 112), (128, 56), (512, 14)) for k in (3, 5, 7)] + [
+    (8, 32, 56, 3), (8, 128, 28, 3), (8, 512, 28, 3), (1, 128, 56, 3)]
+QUICK = [(2, 16, 16, 3), (2, 32, 12, 5)]
+
+
+def predicted(channels: int, out: int, k: int) -> float:
+    """Dense ÷ separable multiplications per output position: k²·C·N / (k²·C + C·N)."""
+    return k * k * channels * out / (k * k * channels + channels * out)
+
+
+def contenders(batch: int, channels: int, size: int, k: int, backward: bool
+               ) -> dict[str, Callable[[], Any]]:
+    """The four callables of one configuration (seeded weights, shared by the compositions)."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, channels, size, size)
+    layer = SeparableConv2d(channels, channels, k, padding="same")
+    dense = nn.Conv2d(channels, channels, k, padding=k // 2)
+    depthwise = layer.depthwise.weight.detach().clone().requires_grad_(backward)
+    pointwise = layer.pointwise.weight.detach().clone().requires_grad_(backward)
+    bias = layer.pointwise.bias.detach().clone().requires_grad_(backward)
+    grad = torch.randn(batch, channels, size, size)
+
+    def composed(fmt: torch.memory_format) -> Callable[[], Any]:
+        def run(y: torch.Tensor) -> torch.Tensor:
+            y = y.contiguous(memory_format=fmt)
+            return F.conv2d(F.conv2d(y, depthwise, None, 1, k // 2, 1, channels), pointwise, bias)
+
+        return run
+
+    def timed(fn: Callable[[torch.Tensor], torch.Tensor], params: list[torch.Tensor]
+              ) -> Callable[[], Any]:
+        def forward() -> Any:
+            with torch.no_grad():
+                return fn(x)
+
+        def forward_backward() -> Any:
+            for p in params:
+                p.grad = None
+            return fn(x.detach().requires_grad_()).backward(grad)
+
+        return forward_backward if backward else forward
+
+    compositions = [depthwise, pointwise, bias]
+    return {
+        "sepconv": timed(layer, list(layer.parameters())),
+        "dense": timed(dense, list(dense.parameters())),
+        "nchw": timed(composed(torch.contiguous_format), compositions),
+        "channels_last": timed(composed(torch.channels_last), compositions),
+    }
+
+
+def measure(config: tuple[int, int, int, int], threads: int, backward: bool, rounds: int
+            ) -> dict[str, Any]:
+    """One configuration, mode and thread count, timed in interleaved rounds."""
+    batch, channels, size, k = config
+    torch.set_num_threads(threads)
+    fns = contenders(batch, channels, size, k, backward)
+    result = interleaved(fns["sepconv"], {name: fns[name] for name in PEERS}, rounds=rounds)
+    best, best_range = ratio_to_best(result, COMPOSITIONS)
+    speedup = {name: 1 / result["ratio"][name] for name in PEERS}
+    spread = {name: sorted(1 / r for r in result["ratio_range"][name]) for name in PEERS}
+    speedup["best composition"], spread["best composition"] = 1 / best, sorted(1 / r for r in best_range)
+    return {"input": [batch, channels, size, size], "k": k, "out_channels": channels,
+            "threads": threads, "mode": "forward+backward" if backward else "forward",
+            "predicted": predicted(channels, channels, k), "speedup": speedup, "range": spread,
+            "median_ms": {name: 1e3 * t for name, t in result["median_s"].items()},
+            "rounds": rounds}
+
+
+def run(quick: bool, rounds: int) -> dict[str, Any]:
+    acceptance_config = QUICK[0] if quick else ACCEPTANCE
+    acceptance = [measure(acceptance_config, t, b, rounds if quick else 3 * rounds)
+                  for b in (False, True) for t in (1, 2)]
+    grid = [measure(c, t, b, rounds) for c in (QUICK if quick else GRID)
+            for b in (False, True) for t in (1, 2)]
+    torch.set_num_threads(2)
+    return {"environment": environment(), "quick": quick, "acceptance": acceptance, "grid": grid}
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}×"
+
+
+def _row(case: dict[str, Any]) -> str:
+    n, c, h, w = case["input"]
+    s = case["speedup"]
+    low, high = case["range"]["best composition"]
+    return (f"| {n}×{c}×{h}×{w} | {case['k']} | {case['threads']} | {case['mode']} | "
+            f"{_x(case['predicted'])} | **{_x(s['dense'])}** | **{_x(s['best composition'])}** "
+            f"({low:.2f}–{high:.2f}) | {_x(s['nchw'])} | {_x(s['channels_last'])} |")
+
+
+def _checks(cases: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for case in cases:
+        best = case["speedup"]["best composition"]
+        goal = 1.3 if case["mode"] == "forward" else 1.0
+        mark = "x" if best >= goal else " "
+        lines.append(f"- [{mark}] {case['mode']}, {case['threads']} thread(s): sepconv "
+                     f"{_x(best)} faster than the best composition (goal ≥ {goal:.1f}×); "
+                     f"dense ÷ sepconv {_x(case['speedup']['dense'])} (promise "
+                     f"{_x(case['predicted'])})")
+    return lines
+
+
+def layers_markdown(result: dict[str, Any]) -> str:
+    env = result["environment"]
+    head = ("| input (N×C×H×W) | k | threads | mode | predicted (MACs) | dense ÷ sepconv | "
+            "best composition ÷ sepconv (range) | nchw ÷ sepconv | channels_last ÷ sepconv |")
+    table = [head, "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Separable layers: time ratios (benchmarks/layers.py)",
+        "",
+        f"Measured {env['date']} on {env['cpu']} ({env['cpus_available']} CPUs, shared; load "
+        f"average at start {env['load_average'][0]:.1f}); Python {env['python']}, torch "
+        f"{env['torch']}, numba {env['numba']}.",
+        "",
+        "Each figure is contender time ÷ sepconv time (above 1: sepconv is faster), the median "
+        "over interleaved rounds of the per-round ratio; *predicted* is the multiplication "
+        "ratio dense ÷ separable. Float32 NCHW input, C → C channels, padding 'same', stride 1. "
+        "*Best composition*: per round, the faster of PyTorch's depthwise + pointwise in NCHW "
+        "and in channels_last (conversion included). Absolute times are in layers.json.",
+        "",
+        "## Acceptance (issue 9)",
+        "",
+        *_checks(result["acceptance"]),
+        "",
+        *table,
+        *(_row(c) for c in result["acceptance"]),
+        "",
+        "## Grid",
+        "",
+        *table,
+        *(_row(c) for c in result["grid"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (>= 3)")
+    parser.add_argument("--json", type=Path, default=ROOT / "docs/benchmarks/layers.json")
+    args = parser.parse_args(argv)
+    result = run(args.quick, max(3, args.rounds))
+    text = layers_markdown(result)
+    print(text)
+    if not args.quick:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        args.json.with_suffix(".md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
