@@ -73,9 +73,9 @@ def conversion_accuracy(path: str | Path, records: Sequence[dict[str, Any]]) -> 
                     color=COLORS[form], label=f"{form}, right after conversion")
             ax.plot(x, [100 * r["accuracy_finetuned"] for r in rows], marker="s",
                     color=COLORS[form], label=f"{form}, after fine-tuning")
-            for r, xi in zip(rows, x):
-                ax.annotate(r["label"], (xi, 100 * r["accuracy_finetuned"]), fontsize=7,
-                            textcoords="offset points", xytext=(3, 4), color=COLORS[form])
+            for r, xi in zip(rows, x):  # labels on the spread-out points, right after conversion
+                ax.annotate(r["label"], (xi, 100 * r["accuracy_converted"]), fontsize=7,
+                            textcoords="offset points", xytext=(4, -10), color=COLORS[form])
         ax.set_xscale("log", base=2)
         _ratio_ticks(ax, "x", [r["macs"] / original["macs"] for r in mine])
         ax.set_title(task, fontsize=10)
