@@ -9,8 +9,9 @@ Contenders, all on the same NCHW float32 input (``torch.set_num_threads`` = 1 or
 - sepconv: ``SeparableConv2d(C, N, k, padding="same")``, the same weights.
 
 Forward runs under ``torch.no_grad()``; forward + backward computes all gradients. Each figure is
-contender time ÷ sepconv time, the median over interleaved rounds (sepconv, peers, sepconv, ...)
-of the per-round ratio (above 1: sepconv is faster); "predicted" is the multiplication ratio.
+contender time ÷ sepconv time, the median over interleaved rounds (every contender once per round,
+the starting one rotating) of the per-round ratio (above 1: sepconv is faster); "predicted" is
+the multiplication ratio. See benchmarks/_timing.py for why only such ratios are reported.
 Writes docs/benchmarks/layers.json and docs/benchmarks/layers.md.
 
     python benchmarks/layers.py            # acceptance configuration + grid (~10 min on 2 cores)
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _timing import environment, interleaved, ratio_to_best  # type: ignore[import-not-found]
+from _timing import clock, environment  # type: ignore[import-not-found]
 from sepconv.nn import SeparableConv2d
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +42,7 @@ COMPOSITIONS = ["nchw", "channels_last"]
 ACCEPTANCE = (8, 128, 56, 3)
 GRID = [(8, c, s, k) for c, s in ((32, 112), (128, 56), (512, 14)) for k in (3, 5, 7)] + [
     (8, 32, 56, 3), (8, 128, 28, 3), (8, 512, 28, 3), (1, 128, 56, 3)]
-QUICK = [(2, 16, 16, 3), (2, 32, 12, 5)]
+QUICK = [(4, 64, 32, 3), (4, 32, 64, 5)]
 
 
 def predicted(channels: int, out: int, k: int) -> float:
@@ -89,21 +91,41 @@ def contenders(batch: int, channels: int, size: int, k: int, backward: bool
     }
 
 
+def rotated_rounds(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of every function in ``rounds`` rounds after one warm-up round.
+
+    Each round runs every function once, starting one further along the list than the round
+    before, so no contender always runs first (right after another one filled the caches).
+    """
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(clock(fns[name]))
+    return times
+
+
+def _ratios(times: dict[str, list[float]], names: list[str]) -> list[float]:
+    """Per round: the best time among ``names`` ÷ sepconv's time."""
+    return [min(ts) / ours for ours, *ts in zip(times["sepconv"], *(times[n] for n in names))]
+
+
 def measure(config: tuple[int, int, int, int], threads: int, backward: bool, rounds: int
             ) -> dict[str, Any]:
     """One configuration, mode and thread count, timed in interleaved rounds."""
     batch, channels, size, k = config
     torch.set_num_threads(threads)
-    fns = contenders(batch, channels, size, k, backward)
-    result = interleaved(fns["sepconv"], {name: fns[name] for name in PEERS}, rounds=rounds)
-    best, best_range = ratio_to_best(result, COMPOSITIONS)
-    speedup = {name: 1 / result["ratio"][name] for name in PEERS}
-    spread = {name: sorted(1 / r for r in result["ratio_range"][name]) for name in PEERS}
-    speedup["best composition"], spread["best composition"] = 1 / best, sorted(1 / r for r in best_range)
+    times = rotated_rounds(contenders(batch, channels, size, k, backward), rounds)
+    groups = {**{name: [name] for name in PEERS}, "best composition": COMPOSITIONS}
+    ratios = {name: _ratios(times, names) for name, names in groups.items()}
     return {"input": [batch, channels, size, size], "k": k, "out_channels": channels,
             "threads": threads, "mode": "forward+backward" if backward else "forward",
-            "predicted": predicted(channels, channels, k), "speedup": speedup, "range": spread,
-            "median_ms": {name: 1e3 * t for name, t in result["median_s"].items()},
+            "predicted": predicted(channels, channels, k),
+            "speedup": {name: statistics.median(r) for name, r in ratios.items()},
+            "range": {name: [min(r), max(r)] for name, r in ratios.items()},
+            "median_ms": {name: 1e3 * statistics.median(t) for name, t in times.items()},
             "rounds": rounds}
 
 

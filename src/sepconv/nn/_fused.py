@@ -1,19 +1,20 @@
 """Tiles, threads and matrix products of the fast CPU path of the 2-D depthwise (separable) layers.
 
-A *tile* is a band of output rows of one image. For a separable layer, each tile's depthwise
-result (``C·m × rows·Wo``, about ``_TILE_ELEMENTS`` numbers, so it stays in the core's L2 cache)
-goes straight into one matrix product with the pointwise weight, written into the output's rows
-in place (NCHW in, NCHW out, no layout conversion, no full-size intermediate). The numba kernels
-are in :mod:`sepconv._engine.layer`, imported on first use.
+A *tile* is a band of output rows of one image (the whole image unless it is large, or there are
+fewer images than threads). For a separable layer, each tile's depthwise result (``C·m`` rows of
+about ``_TILE_ELEMENTS`` numbers in all, so it stays in the core's caches) goes straight into one
+matrix product with the pointwise weight, whose result is copied (bias added) into the output's
+rows: NCHW in, NCHW out, no layout conversion, no full-size intermediate. The numba kernels are
+in :mod:`sepconv._engine.layer`, imported on first use.
 
 Threads: a tile is handled start to finish by one worker: the kernel on one core, then a
-single-threaded matrix product (MKL through ``torch.mm``). Interleaving numba work with torch's
-own OpenMP threads instead (threaded depthwise, then threaded GEMM, per tile) was 2-3x slower on
-a loaded 2-core machine (benchmarks/layers.py): the threads of one pool spin while the other works.
-The number of workers follows ``torch.get_num_threads()``; bands are split evenly and statically,
-so results do not depend on timing.
+single-threaded matrix product. Interleaving numba work with torch's own OpenMP threads instead
+(threaded depthwise, then threaded product, per tile) was 2-3x slower on a loaded 2-core machine
+(benchmarks/layers.py): the threads of one pool spin while the other works. The number of workers
+follows ``torch.get_num_threads()``; workers take the next tile when done (see :func:`run`).
+Smaller tiles (64K numbers, L2-sized) were 1.5x slower for 8×128×56×56: per-call overheads and
+matrix products with fewer columns outweigh the cache misses.
 """
-
 from __future__ import annotations
 
 import os
@@ -128,6 +129,10 @@ def product(a: Tensor, b: Tensor) -> Tensor:
     which uses no AVX-512 on AMD CPUs (benchmarks/layers.py). Both are plain float32 arithmetic.
     """
     if _onednn(a.dtype):
+        # oneDNN's fast kernels want plain layouts: a band of rows with a longer row pitch
+        # (``b``) sends it to a reference kernel ~1000x slower, a transposed ``a`` costs 2x
+        a = a if a.is_contiguous() else a.contiguous()
+        b = b if b.is_contiguous() or b.T.is_contiguous() else b.contiguous()
         return torch.ops.mkldnn._linear_pointwise(a, b.T, None, "none", [], "")
     return torch.mm(a, b)
 
