@@ -94,6 +94,19 @@ def test_gradcheck_float64(op):
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("wanted", [(0,), (1,), (0, 1), (2,)])
+@pytest.mark.parametrize("tile", [1 << 19, 64])
+def test_some_gradients_whole_images_and_bands(wanted, tile, monkeypatch, assert_close):
+    monkeypatch.setattr(_fused, "_TILE_ELEMENTS", tile)  # 64: several bands per image
+    (x, dw, pw, b), pads, dil = tensors(random_case(8))
+    inputs = [x, dw, pw, b]
+    chosen = [inputs[i].requires_grad_() for i in wanted]
+    found = torch.autograd.grad(fast.separable_conv2d(*inputs, pads, dil).square().sum(), chosen)
+    expected = torch.autograd.grad(reference(*inputs, pads, dil).square().sum(), chosen)
+    for a, e in zip(found, expected):
+        assert_close(a, e)
+
+
 def test_only_requested_gradients_and_no_bias(assert_close):
     (x, dw, pw, _), pads, dil = tensors(random_case(5))
     pw.requires_grad_()

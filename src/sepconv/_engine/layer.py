@@ -174,8 +174,8 @@ def depthwise_pitched_band(x, w, mid, b, r0, r1, mult, pt, pl, dh, dw):
 
 
 @_jit
-def depthwise_transpose_band(g, wflip, out, b, r0, r1, mult, pt, pl, dh, dw):
-    """The input gradient: ``out[b, c, y] = Σ_j depthwise(g[b, c·mult + j], wflip)`` for y in [r0, r1).
+def depthwise_transpose_band(g, wflip, out, gb, b, r0, r1, mult, pt, pl, dh, dw):
+    """The input gradient: ``out[b, c, y] = Σ_j depthwise(g[gb, c·mult + j], wflip)``, y in [r0, r1).
 
     ``wflip`` is the weight flipped on both spatial axes and ``pt``, ``pl`` the transposed pads
     (``(k - 1)·d - pad``), so the transpose of a stride-1 correlation is again a correlation.
@@ -194,7 +194,7 @@ def depthwise_transpose_band(g, wflip, out, b, r0, r1, mult, pt, pl, dh, dw):
     for c in range(channels):
         for j in range(mult):
             cm = c * mult + j
-            _load(g[b, cm], r0 - pt, rows + (kh - 1) * dh, pl, pad, pitch)
+            _load(g[gb, cm], r0 - pt, rows + (kh - 1) * dh, pl, pad, pitch)
             _flat(wflip[cm], wts)
             if j == 0:  # a literal flag: numba drops the untaken branch from the loop
                 _taps(acc, pad, offs, wts, n, True)
@@ -204,10 +204,10 @@ def depthwise_transpose_band(g, wflip, out, b, r0, r1, mult, pt, pl, dh, dw):
 
 
 @_reduce
-def depthwise_weight_grad_band(x, g, gw, b, r0, r1, mult, pt, pl, dh, dw):
-    """``gw[c·mult + j, ky, kx] += Σ g[b, cm, y, x] · x_padded[b, c, y + ky·dh, x + kx·dw]``, y in [r0, r1).
+def depthwise_weight_grad_band(x, g, gw, b, gb, r0, r1, mult, pt, pl, dh, dw):
+    """``gw[c·mult + j, ky, kx] += Σ g[gb, cm, y, x] · x_padded[b, c, y + ky·dh, x + kx·dw]``, y in [r0, r1).
 
-    ``g`` (N, C·mult, Ho, Wo) is the gradient of the depthwise output; ``gw`` (C·mult, kh, kw).
+    ``g`` (·, C·mult, Ho, Wo) is the gradient of the depthwise output; ``gw`` (C·mult, kh, kw).
     The gradient is loaded with the same pitch as the input, zero in the scratch columns.
     """
     channels = x.shape[1]
@@ -224,7 +224,7 @@ def depthwise_weight_grad_band(x, g, gw, b, r0, r1, mult, pt, pl, dh, dw):
         _load(x[b, c], r0 - pt, rows + (kh - 1) * dh, pl, pad, pitch)
         for j in range(mult):
             cm = c * mult + j
-            _load(g[b, cm], r0, rows, 0, grad, pitch)
+            _load(g[gb, cm], r0, rows, 0, grad, pitch)
             for t in range(kh * kw):
                 src = pad[offs[t]:offs[t] + n]
                 s = zero[0]

@@ -222,16 +222,19 @@ def separable_forward(x: Tensor, depthwise: Tensor, pointwise: Tensor, bias: Ten
     return out
 
 
+def _flipped(weight: Tensor, geo: Geometry) -> np.ndarray:
+    return numpy(_plain(weight).flip(2, 3).contiguous()).reshape(geo.cm, geo.kh, geo.kw)
+
+
 def depthwise_input_grad(grad: Tensor, weight: Tensor, geo: Geometry) -> Tensor:
     """Gradient of the depthwise step's input: a depthwise correlation with the flipped kernel."""
     layer, grad = _kernels(), _plain(grad)
     gx = grad.new_empty((geo.n, geo.c, geo.h, geo.w))
-    flipped = numpy(_plain(weight).flip(2, 3).contiguous()).reshape(geo.cm, geo.kh, geo.kw)
-    gn, gxn = numpy(grad), numpy(gx)
+    flipped, gn, gxn = _flipped(weight, geo), numpy(grad), numpy(gx)
 
     def task(tile: Tile, _: Tensor | None) -> None:
         b, r0, r1 = tile
-        layer.depthwise_transpose_band(gn, flipped, gxn, b, r0, r1, *geo.transposed_args())
+        layer.depthwise_transpose_band(gn, flipped, gxn, b, b, r0, r1, *geo.transposed_args())
 
     threads = thread_count(grad.numel() * geo.kh * geo.kw)
     band = band_rows(geo.cm, geo.w, geo.h, threads, geo.n)
@@ -246,7 +249,8 @@ def depthwise_weight_grad(x: Tensor, grad: Tensor, geo: Geometry) -> Tensor:
 
     def task(tile: Tile, _: Tensor | None) -> np.ndarray:
         partial = np.zeros((geo.cm, geo.kh, geo.kw), xn.dtype)
-        layer.depthwise_weight_grad_band(xn, gn, partial, *tile, *geo.kernel_args())
+        b, r0, r1 = tile
+        layer.depthwise_weight_grad_band(xn, gn, partial, b, b, r0, r1, *geo.kernel_args())
         return partial
 
     threads = thread_count(grad.numel() * geo.kh * geo.kw)
@@ -269,40 +273,72 @@ def separable_backward(grad: Tensor, x: Tensor, depthwise: Tensor, pointwise: Te
                        ) -> list[Tensor | None]:
     """Gradients of (input, depthwise, pointwise, bias); None where ``mask`` is False.
 
-    The depthwise result is recomputed band by band (it was never stored) for the pointwise
-    weight's gradient; the gradient of the depthwise result is one matrix product per band.
+    Per tile: the depthwise result is recomputed (it was never stored) for the pointwise weight's
+    gradient, and the gradient of the depthwise result is one matrix product. When tiles are
+    whole images, that gradient goes straight on to the input and depthwise weight gradients
+    while in cache (no full-size intermediate); bands need their neighbours' rows, so they are
+    collected in one tensor first.
     """
-    layer, geo = _kernels(), Geometry(x, depthwise, pads, dilation)
-    x, grad, out_channels = _plain(x), _plain(grad), int(pointwise.shape[0])
-    xn, wn = numpy(x), numpy(_plain(depthwise)).reshape(geo.cm, geo.kh, geo.kw)
-    pw = _plain(pointwise).view(out_channels, geo.cm)
-    need_mid = mask[0] or mask[1]
-    grad_mid = x.new_empty((geo.n, geo.cm, geo.ho, geo.wo)) if need_mid else None
-    zeros = np.zeros(geo.cm, xn.dtype)
+    geo = Geometry(x, depthwise, pads, dilation)
+    x, grad = _plain(x), _plain(grad)
     threads = thread_count(2 * grad.numel() * geo.cm)
     band = band_rows(geo.cm, geo.wo, geo.ho, threads, geo.n)
-
-    def task(tile: Tile, scratch: Tensor | None) -> Tensor | None:
-        b, r0, r1 = tile
-        size = (r1 - r0) * geo.wo
-        g = grad[b, :, r0:r1].view(out_channels, size)
-        if grad_mid is not None:
-            grad_mid[b, :, r0:r1].view(geo.cm, size).copy_(product(pw.T, g))
-        if scratch is None:
-            return None
-        mid = scratch[:geo.cm * size]
-        layer.depthwise_band(xn, wn, zeros, numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo),
-                             b, r0, r1, 0, 0, *geo.kernel_args())
-        return product(g, mid.view(geo.cm, size).T)
-
+    step = _BackwardStep(x, grad, depthwise, pointwise, geo, mask, band)
     scratch = (lambda: x.new_empty(geo.cm * band * geo.wo)) if mask[2] else None
-    partials = run(task, tiles(geo.n, geo.ho, band), threads, scratch)
-    grads: list[Tensor | None] = [None, None, None, None]
+    results = run(step, tiles(geo.n, geo.ho, band), threads, scratch)
+    grads: list[Tensor | None] = [step.gx, None, None, None]
     if mask[2]:
-        grads[2] = torch.stack(partials).sum(0).view_as(pointwise)
-    if grad_mid is not None:
-        grads[0], grads[1], _ = depthwise_backward(grad_mid, x, depthwise, pads, dilation,
+        grads[2] = torch.stack([r[0] for r in results]).sum(0).view_as(pointwise)
+    if mask[1] and step.whole:
+        total = sum(r[1] for r in results)
+        grads[1] = torch.from_numpy(np.ascontiguousarray(total)).view_as(depthwise)
+    if step.grad_mid is not None:
+        grads[0], grads[1], _ = depthwise_backward(step.grad_mid, x, depthwise, pads, dilation,
                                                    [mask[0], mask[1], False])
     if mask[3]:
         grads[3] = grad.sum((0, 2, 3))
     return grads
+
+
+class _BackwardStep:
+    """One tile of :func:`separable_backward` (the state shared by all tiles of one call)."""
+
+    def __init__(self, x: Tensor, grad: Tensor, depthwise: Tensor, pointwise: Tensor,
+                 geo: Geometry, mask: Sequence[bool], band: int):
+        self.layer, self.geo, self.mask, self.grad = _kernels(), geo, mask, grad
+        self.xn, self.wn = numpy(x), numpy(_plain(depthwise)).reshape(geo.cm, geo.kh, geo.kw)
+        self.pw = _plain(pointwise).view(-1, geo.cm)
+        self.pw_t = self.pw.T.contiguous()
+        self.whole = band >= geo.ho
+        wanted = mask[0] or mask[1]
+        self.grad_mid = x.new_empty((geo.n, geo.cm, geo.ho, geo.wo)) if wanted and not self.whole else None
+        self.gx = x.new_empty((geo.n, geo.c, geo.h, geo.w)) if mask[0] and self.whole else None
+        self.flipped = _flipped(depthwise, geo) if self.gx is not None else None
+
+    def __call__(self, tile: Tile, scratch: Tensor | None) -> tuple[Tensor | None, np.ndarray | None]:
+        b, r0, r1 = tile
+        geo, layer = self.geo, self.layer
+        size = (r1 - r0) * geo.wo
+        g = self.grad[b, :, r0:r1].reshape(-1, size)
+        grad_pw = None
+        if scratch is not None:  # the pointwise weight's gradient: g @ depthwise result^T
+            mid = scratch[:geo.cm * size]
+            layer.depthwise_band(self.xn, self.wn, np.zeros(geo.cm, self.xn.dtype),
+                                 numpy(mid).reshape(1, geo.cm, r1 - r0, geo.wo), b, r0, r1, 0, 0,
+                                 *geo.kernel_args())
+            grad_pw = product(g, mid.view(geo.cm, size).T)
+        if not (self.mask[0] or self.mask[1]):
+            return grad_pw, None
+        grad_mid = product(self.pw_t, g)
+        if self.grad_mid is not None:
+            self.grad_mid[b, :, r0:r1].view(geo.cm, size).copy_(grad_mid)
+            return grad_pw, None
+        gm = numpy(grad_mid).reshape(1, geo.cm, geo.ho, geo.wo)
+        grad_dw = None
+        if self.mask[1]:
+            grad_dw = np.zeros((geo.cm, geo.kh, geo.kw), self.xn.dtype)
+            layer.depthwise_weight_grad_band(self.xn, gm, grad_dw, b, 0, 0, geo.ho, *geo.kernel_args())
+        if self.gx is not None:
+            layer.depthwise_transpose_band(gm, self.flipped, numpy(self.gx), 0, b, 0, geo.h,
+                                           *geo.transposed_args())
+        return grad_pw, grad_dw
