@@ -33,15 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from _timing import clock, environment  # type: ignore[import-not-found]
-from sepconv.nn import SeparableConv2d
+from sepconv.nn import DepthwiseConv2d, SeparableConv2d
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ("dense", "nchw", "channels_last")
 COMPOSITIONS = ["nchw", "channels_last"]
 # (batch, channels, size, kernel): the issue's configuration, then MobileNet-like stages
 ACCEPTANCE = (8, 128, 56, 3)
 GRID = [(8, c, s, k) for c, s in ((32, 112), (128, 56), (512, 14)) for k in (3, 5, 7)] + [
     (8, 32, 56, 3), (8, 128, 28, 3), (8, 512, 28, 3), (1, 128, 56, 3)]
+DEPTHWISE = [(8, 32, 112, 3), (8, 128, 56, 3), (8, 128, 56, 5), (8, 512, 14, 3)]
 QUICK = [(4, 64, 32, 3), (4, 32, 64, 5)]
 
 
@@ -50,24 +50,32 @@ def predicted(channels: int, out: int, k: int) -> float:
     return k * k * channels * out / (k * k * channels + channels * out)
 
 
-def contenders(batch: int, channels: int, size: int, k: int, backward: bool
+def _clones(*params: torch.Tensor, grad: bool) -> list[torch.Tensor]:
+    return [p.detach().clone().requires_grad_(grad) for p in params]
+
+
+def contenders(kind: str, batch: int, channels: int, size: int, k: int, backward: bool
                ) -> dict[str, Callable[[], Any]]:
-    """The four callables of one configuration (seeded weights, shared by the compositions)."""
+    """The callables of one configuration: sepconv's layer, PyTorch's composition in NCHW and in
+    channels_last (same weights) and, for a separable layer, the dense Conv2d it replaces."""
     torch.manual_seed(0)
     x = torch.randn(batch, channels, size, size)
-    layer = SeparableConv2d(channels, channels, k, padding="same")
-    dense = nn.Conv2d(channels, channels, k, padding=k // 2)
-    depthwise = layer.depthwise.weight.detach().clone().requires_grad_(backward)
-    pointwise = layer.pointwise.weight.detach().clone().requires_grad_(backward)
-    bias = layer.pointwise.bias.detach().clone().requires_grad_(backward)
     grad = torch.randn(batch, channels, size, size)
+    layer: nn.Module
+    if kind == "separable":
+        layer = SeparableConv2d(channels, channels, k, padding="same")
+        weights = _clones(layer.depthwise.weight, layer.pointwise.weight, layer.pointwise.bias,
+                          grad=backward)
 
-    def composed(fmt: torch.memory_format) -> Callable[[], Any]:
-        def run(y: torch.Tensor) -> torch.Tensor:
-            y = y.contiguous(memory_format=fmt)
-            return F.conv2d(F.conv2d(y, depthwise, None, 1, k // 2, 1, channels), pointwise, bias)
+        def plain(y: torch.Tensor) -> torch.Tensor:
+            mid = F.conv2d(y, weights[0], None, 1, k // 2, 1, channels)
+            return F.conv2d(mid, weights[1], weights[2])
+    else:
+        layer = DepthwiseConv2d(channels, k, padding="same")
+        weights = _clones(layer.weight, layer.bias, grad=backward)
 
-        return run
+        def plain(y: torch.Tensor) -> torch.Tensor:
+            return F.conv2d(y, weights[0], weights[1], 1, k // 2, 1, channels)
 
     def timed(fn: Callable[[torch.Tensor], torch.Tensor], params: list[torch.Tensor]
               ) -> Callable[[], Any]:
@@ -82,13 +90,16 @@ def contenders(batch: int, channels: int, size: int, k: int, backward: bool
 
         return forward_backward if backward else forward
 
-    compositions = [depthwise, pointwise, bias]
-    return {
+    fns = {
         "sepconv": timed(layer, list(layer.parameters())),
-        "dense": timed(dense, list(dense.parameters())),
-        "nchw": timed(composed(torch.contiguous_format), compositions),
-        "channels_last": timed(composed(torch.channels_last), compositions),
+        "nchw": timed(plain, weights),
+        "channels_last": timed(lambda y: plain(y.contiguous(memory_format=torch.channels_last)),
+                               weights),
     }
+    if kind == "separable":
+        dense = nn.Conv2d(channels, channels, k, padding=k // 2)
+        fns["dense"] = timed(dense, list(dense.parameters()))
+    return fns
 
 
 def rotated_rounds(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
@@ -112,17 +123,19 @@ def _ratios(times: dict[str, list[float]], names: list[str]) -> list[float]:
     return [min(ts) / ours for ours, *ts in zip(times["sepconv"], *(times[n] for n in names))]
 
 
-def measure(config: tuple[int, int, int, int], threads: int, backward: bool, rounds: int
-            ) -> dict[str, Any]:
-    """One configuration, mode and thread count, timed in interleaved rounds."""
+def measure(kind: str, config: tuple[int, int, int, int], threads: int, backward: bool,
+            rounds: int) -> dict[str, Any]:
+    """One layer kind, configuration, mode and thread count, timed in interleaved rounds."""
     batch, channels, size, k = config
     torch.set_num_threads(threads)
-    times = rotated_rounds(contenders(batch, channels, size, k, backward), rounds)
-    groups = {**{name: [name] for name in PEERS}, "best composition": COMPOSITIONS}
+    times = rotated_rounds(contenders(kind, batch, channels, size, k, backward), rounds)
+    groups = {**{name: [name] for name in times if name != "sepconv"},
+              "best composition": COMPOSITIONS}
     ratios = {name: _ratios(times, names) for name, names in groups.items()}
-    return {"input": [batch, channels, size, size], "k": k, "out_channels": channels,
-            "threads": threads, "mode": "forward+backward" if backward else "forward",
-            "predicted": predicted(channels, channels, k),
+    return {"layer": kind, "input": [batch, channels, size, size], "k": k,
+            "out_channels": channels, "threads": threads,
+            "mode": "forward+backward" if backward else "forward",
+            "predicted": predicted(channels, channels, k) if kind == "separable" else None,
             "speedup": {name: statistics.median(r) for name, r in ratios.items()},
             "range": {name: [min(r), max(r)] for name, r in ratios.items()},
             "median_ms": {name: 1e3 * statistics.median(t) for name, t in times.items()},
@@ -131,12 +144,15 @@ def measure(config: tuple[int, int, int, int], threads: int, backward: bool, rou
 
 def run(quick: bool, rounds: int) -> dict[str, Any]:
     acceptance_config = QUICK[0] if quick else ACCEPTANCE
-    acceptance = [measure(acceptance_config, t, b, rounds if quick else 3 * rounds)
-                  for b in (False, True) for t in (1, 2)]
-    grid = [measure(c, t, b, rounds) for c in (QUICK if quick else GRID)
-            for b in (False, True) for t in (1, 2)]
+    modes = [(b, t) for b in (False, True) for t in (1, 2)]
+    acceptance = [measure("separable", acceptance_config, t, b, rounds if quick else 3 * rounds)
+                  for b, t in modes]
+    grid = [measure("separable", c, t, b, rounds) for c in (QUICK if quick else GRID) for b, t in modes]
+    depthwise = [measure("depthwise", c, t, b, rounds)
+                 for c in (QUICK if quick else DEPTHWISE) for b, t in modes]
     torch.set_num_threads(2)
-    return {"environment": environment(), "quick": quick, "acceptance": acceptance, "grid": grid}
+    return {"environment": environment(), "quick": quick, "acceptance": acceptance, "grid": grid,
+            "depthwise": depthwise}
 
 
 def _x(value: float) -> str:
@@ -147,9 +163,20 @@ def _row(case: dict[str, Any]) -> str:
     n, c, h, w = case["input"]
     s = case["speedup"]
     low, high = case["range"]["best composition"]
-    return (f"| {n}×{c}×{h}×{w} | {case['k']} | {case['threads']} | {case['mode']} | "
-            f"{_x(case['predicted'])} | **{_x(s['dense'])}** | **{_x(s['best composition'])}** "
-            f"({low:.2f}–{high:.2f}) | {_x(s['nchw'])} | {_x(s['channels_last'])} |")
+    cells = [f"{n}×{c}×{h}×{w}", str(case["k"]), str(case["threads"]), case["mode"]]
+    if case["predicted"] is not None:
+        cells += [_x(case["predicted"]), f"**{_x(s['dense'])}**"]
+    cells += [f"**{_x(s['best composition'])}** ({low:.2f}–{high:.2f})", _x(s["nchw"]),
+              _x(s["channels_last"])]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(cases: list[dict[str, Any]]) -> list[str]:
+    head = ["input (N×C×H×W)", "k", "threads", "mode"]
+    if cases and cases[0]["predicted"] is not None:
+        head += ["predicted (MACs)", "dense ÷ sepconv"]
+    head += ["best composition ÷ sepconv (range)", "nchw ÷ sepconv", "channels_last ÷ sepconv"]
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *(_row(c) for c in cases)]
 
 
 def _checks(cases: list[dict[str, Any]]) -> list[str]:
@@ -167,10 +194,7 @@ def _checks(cases: list[dict[str, Any]]) -> list[str]:
 
 def layers_markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
-    head = ("| input (N×C×H×W) | k | threads | mode | predicted (MACs) | dense ÷ sepconv | "
-            "best composition ÷ sepconv (range) | nchw ÷ sepconv | channels_last ÷ sepconv |")
-    table = [head, "|---|---|---|---|---|---|---|---|---|"]
-    lines = [
+    return "\n".join([
         "# Separable layers: time ratios (benchmarks/layers.py)",
         "",
         f"Measured {env['date']} on {env['cpu']} ({env['cpus_available']} CPUs, shared; load "
@@ -178,25 +202,27 @@ def layers_markdown(result: dict[str, Any]) -> str:
         f"{env['torch']}, numba {env['numba']}.",
         "",
         "Each figure is contender time ÷ sepconv time (above 1: sepconv is faster), the median "
-        "over interleaved rounds of the per-round ratio; *predicted* is the multiplication "
-        "ratio dense ÷ separable. Float32 NCHW input, C → C channels, padding 'same', stride 1. "
-        "*Best composition*: per round, the faster of PyTorch's depthwise + pointwise in NCHW "
-        "and in channels_last (conversion included). Absolute times are in layers.json.",
+        "over interleaved rounds of the per-round ratio, with its range; *predicted* is the "
+        "multiplication ratio dense ÷ separable. Float32 NCHW input, C → C channels, padding "
+        "'same', stride 1. *Best composition*: per round, the faster of PyTorch's depthwise + "
+        "pointwise convolutions in NCHW and in channels_last (conversion included). Absolute "
+        "times are in layers.json.",
         "",
-        "## Acceptance (issue 9)",
+        "## Acceptance (issue 9): SeparableConv2d, 8×128×56×56, 3×3, 128 → 128",
         "",
         *_checks(result["acceptance"]),
         "",
-        *table,
-        *(_row(c) for c in result["acceptance"]),
+        *_table(result["acceptance"]),
         "",
-        "## Grid",
+        "## SeparableConv2d, more shapes",
         "",
-        *table,
-        *(_row(c) for c in result["grid"]),
+        *_table(result["grid"]),
         "",
-    ]
-    return "\n".join(lines)
+        "## DepthwiseConv2d alone (vs F.conv2d with groups = C)",
+        "",
+        *_table(result["depthwise"]),
+        "",
+    ])
 
 
 def main(argv: list[str] | None = None) -> int:
