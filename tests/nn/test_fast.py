@@ -243,3 +243,20 @@ def test_profile_measures_the_fast_path():
     layer = p.layers[0]
     assert layer.kind == "SeparableConv2d" and layer.gmacs is not None and layer.gmacs > 0
     assert "GMAC/s" in str(p) and p.layers[1].macs == 0
+
+
+def test_operators_refuse_inconsistent_shapes():
+    from sepconv import SepconvError
+
+    x, depthwise, pointwise = torch.randn(1, 3, 8, 8), torch.randn(6, 1, 3, 3), torch.randn(4, 6, 1, 1)
+    bad = [
+        (x, depthwise[:5], pointwise, None, [1, 1, 1, 1], [1, 1]),  # 5 is no multiple of 3
+        (x, depthwise, pointwise[:, :5], None, [1, 1, 1, 1], [1, 1]),  # pointwise needs 6 inputs
+        (x, depthwise, pointwise, torch.randn(5), [1, 1, 1, 1], [1, 1]),  # bias needs 4
+        (x, depthwise, pointwise, None, [0, 0, 0, 0], [5, 1]),  # kernel extent 11 > 8
+    ]
+    for args in bad:
+        with pytest.raises(SepconvError, match="shapes"):
+            torch.ops.sepconv.separable_conv2d(*args)
+    with pytest.raises(SepconvError, match="shapes"):
+        torch.ops.sepconv.depthwise_conv2d(x, depthwise, torch.randn(2), [1, 1, 1, 1], [1, 1])

@@ -17,6 +17,7 @@ matrix products with fewer columns outweigh the cache misses.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -116,9 +117,14 @@ def run(handle: Callable[[Tile, Tensor | None], Any], items: Sequence[Tile], thr
     return results
 
 
+@functools.cache
+def _has_onednn_matmul() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
 def _onednn(dtype: torch.dtype) -> bool:
-    return (dtype == torch.float32 and torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+    """oneDNN for float32 unless it is missing or switched off (``torch.backends.mkldnn``)."""
+    return dtype == torch.float32 and bool(torch.backends.mkldnn.enabled) and _has_onednn_matmul()
 
 
 def product(a: Tensor, b: Tensor) -> Tensor:

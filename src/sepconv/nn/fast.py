@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sepconv._errors import bad_argument
 from sepconv.nn import _fused
 
 __all__ = ["usable"]
@@ -88,6 +89,30 @@ def _out_size(x: Tensor, weight: Tensor, padding: Sequence[int], dilation: Seque
     return height, width
 
 
+def _check(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Sequence[int],
+           dilation: Sequence[int], pointwise: Tensor | None = None, grad: Tensor | None = None
+           ) -> None:
+    """The operators are public and the kernels do not check bounds: refuse inconsistent shapes."""
+    ok = (x.ndim == 4 and weight.ndim == 4 and weight.shape[1] == 1 and x.shape[1] > 0
+          and weight.shape[0] % x.shape[1] == 0 and len(padding) == 4 and len(dilation) == 2
+          and min(dilation) >= 1 and min(_out_size(x, weight, padding, dilation)) >= 1)
+    last = weight if pointwise is None else pointwise
+    if ok and pointwise is not None:
+        ok = tuple(pointwise.shape) == (pointwise.shape[0], weight.shape[0], 1, 1)
+    if ok and bias is not None:
+        ok = tuple(bias.shape) == (last.shape[0],)
+    if ok and grad is not None:
+        ok = tuple(grad.shape) == (x.shape[0], last.shape[0], *_out_size(x, weight, padding, dilation))
+    if not ok:
+        shapes = {name: tuple(t.shape) for name, t in (("x", x), ("weight", weight), ("bias", bias),
+                  ("pointwise", pointwise), ("grad", grad)) if t is not None}
+        raise bad_argument("shapes", "x (N, C, H, W), weight (C·m, 1, kh, kw), pointwise "
+                           "(N_out, C·m, 1, 1), bias of the last step's channels, 4 pads, 2 "
+                           "dilations >= 1 and an output of at least 1×1",
+                           {**shapes, "padding": list(padding), "dilation": list(dilation)},
+                           "call sepconv.nn.functional, which checks and explains each argument")
+
+
 def _plain_depthwise(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Sequence[int],
                      dilation: Sequence[int]) -> Tensor:
     top, bottom, left, right = padding
@@ -119,6 +144,7 @@ def _depthwise(x: Tensor, weight: Tensor, bias: Tensor | None, padding: list[int
                dilation: list[int]) -> Tensor:
     if not _runs_fast(x, weight):
         return _plain_depthwise(x, weight, bias, padding, dilation)
+    _check(x, weight, bias, padding, dilation)
     return _fused.depthwise_forward(x, weight, bias, padding, dilation)
 
 
@@ -133,6 +159,7 @@ def _depthwise_backward(grad: Tensor, x: Tensor, weight: Tensor, padding: list[i
                         dilation: list[int], mask: list[bool]) -> list[Tensor]:
     if not _runs_fast(grad, x, weight):
         return _present(_plain_backward(grad, x, weight, padding, dilation, mask), x)
+    _check(x, weight, None, padding, dilation, grad=grad)
     return _present(_fused.depthwise_backward(grad, x, weight, padding, dilation, mask), x)
 
 
@@ -172,6 +199,7 @@ def _separable(x: Tensor, depthwise_weight: Tensor, pointwise_weight: Tensor, bi
                padding: list[int], dilation: list[int]) -> Tensor:
     if not _runs_fast(x, depthwise_weight, pointwise_weight):
         return _plain_separable(x, depthwise_weight, pointwise_weight, bias, padding, dilation)
+    _check(x, depthwise_weight, bias, padding, dilation, pointwise_weight)
     return _fused.separable_forward(x, depthwise_weight, pointwise_weight, bias, padding, dilation)
 
 
@@ -195,6 +223,7 @@ def _separable_backward(grad: Tensor, x: Tensor, depthwise_weight: Tensor, point
                                            [mask[0], mask[1], False])[:2]
                            if grad_mid is not None else (None, None))
         return _present([grad_x, grad_dw, grad_pw, grad_bias], x)
+    _check(x, depthwise_weight, None, padding, dilation, pointwise_weight, grad)
     return _present(_fused.separable_backward(grad, x, *weights, padding, dilation, mask), x)
 
 
