@@ -300,3 +300,17 @@ def test_plan_converts_dtypes_the_engine_does_not_read(rng, dtype):
                             (0, 0))
     np.testing.assert_allclose(got.astype(np.float64), want, rtol=2e-3 if dtype == np.float16 else 1e-6,
                                atol=1e-3)
+
+
+def test_fft_lengths_are_5_smooth_and_minimal():
+    from sepconv._plan import fast_length
+
+    def smooth(m: int) -> bool:
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    for n in [*range(1, 200), 2056, 4126]:
+        f = fast_length(n)
+        assert f >= n and smooth(f) and not any(smooth(m) for m in range(n, f))

@@ -95,11 +95,28 @@ def direct_cost(shape: Sequence[int]) -> float:
     return _DIRECT_ROW * (taps // shape[-1]) + _DIRECT_TAP * taps
 
 
+def fast_length(n: int) -> int:
+    """The smallest 2^a·3^b·5^c >= n: FFT lengths with large prime factors are many times slower
+    (2048 + 8 = 2056 = 8·257 takes ~3x the time of 2160)."""
+    best = 1 << max(n - 1, 0).bit_length()  # a power of two
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def fft_cost(shape: Sequence[int], axes: Sequence[int], kshape: Sequence[int]) -> float:
     """Modelled ns per output of the FFT method on an input of ``shape``."""
     padded = list(shape)
     for axis, k in zip(axes, kshape):
-        padded[axis] += k - 1
+        padded[axis] = fast_length(padded[axis] + k - 1)
     length = math.prod(padded[axis] for axis in axes)
     return _FFT * math.log2(max(length, 2)) * math.prod(padded) / max(math.prod(shape), 1)
 
@@ -203,7 +220,7 @@ def _run_fft(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: 
     for axis, k in zip(axes, plan.shape):
         shape[axis] = k
     kern = flipped.reshape(shape)  # filtering.py sorts axes before planning
-    sizes = [padded.shape[a] for a in axes]
+    sizes = [fast_length(padded.shape[a]) for a in axes]  # zero padding: the kept part is exact
     spec = np.fft.rfftn(padded, s=sizes, axes=axes) * np.fft.rfftn(kern, s=sizes, axes=axes)
     full = np.fft.irfftn(spec, s=sizes, axes=axes)
     index = [slice(None)] * x.ndim
