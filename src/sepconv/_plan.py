@@ -37,14 +37,15 @@ _NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "w
 Kernel = np.ndarray | SeparableKernel | LowRankKernel
 
 # Cost model, nanoseconds per output value with the default threads, fitted by
-# benchmarks/cost_model.py on 2048² float32 images (table in docs/benchmarks/cost_model.md):
-# a 1-D pass costs PASS + TAP·k, a direct kernel DIRECT_ROW per kernel row + DIRECT_TAP per tap,
-# an FFT FFT per output and log2 of the transform size (3 transforms, float64, one thread).
-_TAP = 0.045
-_PASS = 0.35
-_DIRECT_TAP = 0.06
-_DIRECT_ROW = 0.3
-_FFT = 1.1
+# benchmarks/cost_model.py on a 2048² float32 image (fit and check: docs/benchmarks/cost_model.md):
+# a 1-D pass costs PASS + TAP·k; a direct kernel costs, per kernel row, DIRECT_ROW + DIRECT_TAP·k
+# along the last axis; an FFT costs FFT per output and log2 of the transform length (numpy,
+# float64, three transforms). Only the ratios between methods matter for the choice.
+_TAP = 0.013
+_PASS = 0.30
+_DIRECT_TAP = 0.0105
+_DIRECT_ROW = 0.125
+_FFT = 1.45
 
 # dtypes the engine reads directly; others are converted once (see _engine_input)
 _ENGINE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.uint8, np.uint16, np.int16))
