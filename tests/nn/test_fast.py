@@ -24,7 +24,7 @@ DEFAULT_MIN_MACS, DEFAULT_MIN_AREA = fast.MIN_MACS, fast.MIN_AREA
 def fast_path_for_small_shapes(monkeypatch):
     """The tests use small shapes, which the layers would otherwise leave to PyTorch."""
     monkeypatch.setattr(fast, "MIN_MACS", {"depthwise": 0, "separable": 0})
-    monkeypatch.setattr(fast, "MIN_AREA", 0)
+    monkeypatch.setattr(fast, "MIN_AREA", {"depthwise": 0, "separable": 0})
 
 
 def reference(x, depthwise, pointwise, bias, pads, dilation):
@@ -187,6 +187,9 @@ def test_small_layers_stay_on_pytorch(monkeypatch):
     assert fast.usable(torch.empty(1, 128, 56, 56), (1, 1), [depthwise], None)
     assert not fast.usable(torch.empty(1, 16, 16, 16), (1, 1), [depthwise[:16], pointwise[:16, :16]], None)
     assert not fast.usable(torch.empty(8, 128, 7, 7), (1, 1), [depthwise, pointwise], None)
+    assert fast.usable(torch.empty(8, 512, 14, 14), (1, 1), [depthwise[:1].expand(512, 1, 3, 3),
+                                                             pointwise[:1, :1].expand(512, 512, 1, 1)], None)
+    assert not fast.usable(torch.empty(8, 512, 14, 14), (1, 1), [depthwise[:1].expand(512, 1, 3, 3)], None)
 
 
 def test_operators_on_other_dtypes_compute_the_composition(assert_close):
