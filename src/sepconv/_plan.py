@@ -38,12 +38,13 @@ Kernel = np.ndarray | SeparableKernel | LowRankKernel
 
 # Cost model, nanoseconds per output value with the default threads, fitted by
 # benchmarks/cost_model.py on a 2048² float32 image (fit and check: docs/benchmarks/cost_model.md):
-# a 1-D pass costs PASS + TAP·k; a direct kernel costs, per kernel row, DIRECT_ROW + DIRECT_TAP·k
-# along the last axis; an FFT costs FFT per output and log2 of the transform length (numpy,
-# float64, three transforms). Only the ratios between methods matter for the choice.
+# a 1-D pass costs PASS + TAP·k; a direct kernel DIRECT_PASS plus, per kernel row,
+# DIRECT_ROW + DIRECT_TAP·k along the last axis; an FFT costs FFT per output and log2 of the
+# transform length (numpy, float64, three transforms). Only ratios between methods matter.
 _TAP = 0.013
 _PASS = 0.30
 _DIRECT_TAP = 0.0105
+_DIRECT_PASS = 0.0
 _DIRECT_ROW = 0.125
 _FFT = 1.45
 
@@ -93,7 +94,7 @@ def separable_cost(terms: int, shape: Sequence[int]) -> float:
 def direct_cost(shape: Sequence[int]) -> float:
     """Modelled ns per output of a dense kernel."""
     taps = math.prod(shape)
-    return _DIRECT_ROW * (taps // shape[-1]) + _DIRECT_TAP * taps
+    return _DIRECT_PASS + _DIRECT_ROW * (taps // shape[-1]) + _DIRECT_TAP * taps
 
 
 def fast_length(n: int) -> int:
@@ -154,10 +155,15 @@ def make_plan(kernel: Kernel, method: str, dtype: np.dtype, *,
 
 
 def _cheapest(terms: int, kshape: tuple[int, ...]) -> str:
-    """separable, lowrank or direct: whichever the cost model says is fastest."""
-    if len(kshape) == 1 or separable_cost(terms, kshape) <= direct_cost(kshape):
-        return "separable" if terms == 1 else "lowrank"
-    return "direct"
+    """separable, lowrank or direct: whichever the cost model says is fastest.
+
+    Rank 1 is always separable: the fused pass reads and writes the same memory as a direct
+    kernel with k_a + k_b taps instead of k_a·k_b (benchmarks/filters.py, 4096², 3×3: direct
+    was 1.5x slower, although a line fitted through all sizes puts them level).
+    """
+    if len(kshape) == 1 or terms == 1:
+        return "separable"
+    return "lowrank" if separable_cost(terms, kshape) <= direct_cost(kshape) else "direct"
 
 
 def pad_widths(size: int, origin: int) -> tuple[int, int]:
