@@ -41,12 +41,12 @@ Kernel = np.ndarray | SeparableKernel | LowRankKernel
 # a 1-D pass costs PASS + TAP·k; a direct kernel DIRECT_PASS plus, per kernel row,
 # DIRECT_ROW + DIRECT_TAP·k along the last axis; an FFT costs FFT per output and log2 of the
 # transform length (numpy, float64, three transforms). Only ratios between methods matter.
-_TAP = 0.013
-_PASS = 0.30
-_DIRECT_TAP = 0.0105
-_DIRECT_PASS = 0.0
-_DIRECT_ROW = 0.125
-_FFT = 1.45
+_TAP = 0.010
+_PASS = 0.24
+_DIRECT_TAP = 0.013
+_DIRECT_PASS = 0.28
+_DIRECT_ROW = 0.055
+_FFT = 1.33
 
 # dtypes the engine reads directly; others are converted once (see _engine_input)
 _ENGINE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.uint8, np.uint16, np.int16))
