@@ -80,7 +80,9 @@ def _large(x: Tensor, weights: Sequence[Tensor]) -> bool:
 
 
 def _runs_fast(*tensors: Tensor) -> bool:
-    return all(t.device.type == "cpu" and t.dtype in FAST_DTYPES for t in tensors)
+    """CPU tensors of one fast dtype (anything else gets PyTorch's composition, or its error)."""
+    dtype = tensors[0].dtype
+    return dtype in FAST_DTYPES and all(t.device.type == "cpu" and t.dtype == dtype for t in tensors)
 
 
 def _out_size(x: Tensor, weight: Tensor, padding: Sequence[int], dilation: Sequence[int]
