@@ -142,6 +142,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"- FFT: FFT · log2(transform length) · padded size / output size, FFT = {f['FFT']:.3f} "
         "(only with the input shape known, never for integer output; falls back if non-finite)",
         "",
+        "Known bias: in the fused pass, low-rank terms after the first share the memory traffic "
+        "of the pass, so they cost less than PASS each; at small k the model can pick direct "
+        "where low-rank is a little faster (the near ties below).", "",
         "| k | rank | model's pick | fastest measured | pick's time ÷ fastest | times (ms) |",
         "|---|---|---|---|---|---|",
     ]
