@@ -15,7 +15,13 @@ the JIT. Contract (the caller has validated everything):
 
 Memory: a separable filter over two axes never allocates a full-size intermediate (peak is the
 output plus per-thread row buffers); three or more axes run their later passes in place in
-``out``. Only 'valid' over 3+ axes and low-rank kernels over 3+ axes allocate intermediates.
+``out``. Only 'valid' over 3+ axes and low-rank kernels over 3+ axes allocate intermediates, and
+an input whose innermost filtered block is not contiguous (``x[:, ::2]``, Fortran order, a
+channel slice) is copied once, in its own dtype.
+
+Layout: ``_kernels`` (all numba code of the filters), ``passes`` (one pass: geometry, tables,
+threads), ``_chain`` (which passes, in which order), ``_layout``/``_tables``/``_threads`` (NumPy
+and Python helpers). ``layer.py`` is the fused layer kernel of ``sepconv.nn``.
 """
 
 from __future__ import annotations
