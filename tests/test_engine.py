@@ -314,3 +314,20 @@ def test_fft_lengths_are_5_smooth_and_minimal():
     for n in [*range(1, 200), 2056, 4126]:
         f = fast_length(n)
         assert f >= n and smooth(f) and not any(smooth(m) for m in range(n, f))
+
+
+def test_thread_count_follows_numba():
+    import numba
+
+    from sepconv._engine import _threads
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        assert _threads.thread_count(True, 1000, 10**9) == 1
+        numba.set_num_threads(before)
+        assert _threads.thread_count(True, 1000, 10**9) == min(before, _threads._available_cpus())
+        assert _threads.thread_count(False, 1000, 10**9) == 1
+        assert _threads.thread_count(True, 1000, 10) == 1  # too little work to wake a thread
+    finally:
+        numba.set_num_threads(before)
