@@ -202,3 +202,21 @@ def test_fft_refuses_integer_output_and_non_finite_input():
     # the other methods propagate NaN locally, like scipy
     got = sepconv.correlate(x, np.ones((3, 3)))
     np.testing.assert_array_equal(np.isnan(got), np.isnan(ndi.correlate(x, np.ones((3, 3)))))
+
+
+def test_auto_takes_fft_for_a_large_full_rank_kernel_and_stays_exact(rng):
+    x = rng.random((300, 310)).astype(np.float32)
+    k = rng.standard_normal((61, 61))
+    from sepconv import _plan
+
+    plan = _plan.make_plan(k, "auto", np.dtype(np.float32), shape=x.shape, axes=(0, 1))
+    assert plan.method == "fft"
+    got = sepconv.correlate(x, k)
+    want = ndi.correlate(x.astype(np.float64), k)
+    np.testing.assert_allclose(got, want, atol=1e-4 * np.abs(want).max())
+    # integer output never takes the FFT; NaN input falls back to a direct method
+    assert _plan.make_plan(k, "auto", np.dtype(np.float32), shape=x.shape, axes=(0, 1),
+                           integer_output=True).method != "fft"
+    x[10, 10] = np.nan
+    got = sepconv.correlate(x, k)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ndi.correlate(x.astype(np.float64), k)))

@@ -5,7 +5,7 @@ separable terms) and depthwise separable convolution (NumPy here, PyTorch layers
 ``sepconv.nn``). ``import sepconv`` loads NumPy only: never torch, dask or matplotlib.
 """
 
-from . import cost, kernels
+from . import cost, kernels, ndimage
 from ._errors import NotSeparableError, SepconvError
 from .decompose import LowRankKernel, SeparableKernel, decompose, factorize, rank
 from .depthwise import depthwise, depthwise_separable, pointwise
@@ -29,6 +29,7 @@ __all__ = [
     "depthwise_separable",
     "factorize",
     "kernels",
+    "ndimage",
     "pointwise",
     "rank",
 ]

@@ -129,7 +129,8 @@ def _run(x: np.ndarray, request: _Request) -> np.ndarray:
     if x.size == 0 or 0 in request.out_shape:
         empty = np.zeros(request.out_shape, dtype=request.dtype)
         return _checks.store(empty, request.final, request.target)
-    plan = _plan.make_plan(request.kernel, request.method, request.dtype)
+    plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=x.shape,
+                           axes=request.axes, integer_output=request.final.kind in "iu")
     result = _plan.execute(x, plan, request.axes, request.mode, request.cval, request.origins,
                            request.dtype)
     return _checks.store(result, request.final, request.target)
