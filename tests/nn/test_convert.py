@@ -156,6 +156,9 @@ def test_convert_model_fixed_energy_budget_and_report():
     assert totals["new_macs"] <= 0.25 * totals["old_macs"]
     _, loose = convert_model(model, budget=0.6, input_shape=(1, 3, 16, 16))
     assert sum(r.choice for r in loose.layers) >= sum(r.choice for r in rep.layers)
+    _, everything = convert_model(model, budget=1.0, input_shape=(1, 3, 16, 16))
+    # a budget never makes a layer dearer than the convolution it replaces
+    assert all(r.new_macs <= r.old_macs for r in everything.layers)
 
 
 def test_converted_model_trains():

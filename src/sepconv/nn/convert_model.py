@@ -129,8 +129,13 @@ def _macs_at(conv: nn.modules.conv._ConvNd, form: str, choice: int,
 
 def _allocate(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str, curves: list[list[float]],
               budget: float, shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]]) -> list[int]:
-    """Greedy: start at 1, take the best energy-per-MAC step while the budget holds."""
-    limit = budget * sum(module_macs(conv, *shapes[id(conv)]) for _, conv in convs)
+    """Greedy: start at 1, take the best energy-per-MAC step while the budget holds.
+
+    No layer grows past its own original MACs: a budget asks for savings, so a layer is never
+    made more expensive than the convolution it replaces (unless even its choice 1 is).
+    """
+    old = [module_macs(conv, *shapes[id(conv)]) for _, conv in convs]
+    limit = budget * sum(old)
     # MACs are linear in the choice: cost(c) = base + c * step
     one = [_macs_at(conv, form, 1, shapes) for _, conv in convs]
     step = [_macs_at(conv, form, 2, shapes) - m1 if len(curve) > 1 else 0
@@ -140,7 +145,8 @@ def _allocate(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str, curve
     while True:
         best, best_gain = -1, 0.0
         for i, curve in enumerate(curves):
-            if choice[i] < len(curve) and total + step[i] <= limit:
+            grown = one[i] + choice[i] * step[i]  # MACs at choice[i] + 1
+            if choice[i] < len(curve) and total + step[i] <= limit and grown <= old[i]:
                 gain = (curve[choice[i]] - curve[choice[i] - 1]) / max(step[i], 1)
                 if gain > best_gain:
                     best, best_gain = i, gain
