@@ -97,23 +97,17 @@ class _DepthwiseConvNd(nn.Module):
             )
         )
 
+    def forward(self, input: Tensor) -> Tensor:
+        check_channels(self, input, self.in_channels, self.ndim)
+        function = (SF.depthwise_conv1d, SF.depthwise_conv2d, SF.depthwise_conv3d)[self.ndim - 1]
+        return function(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.padding_mode)
+
 
 class DepthwiseConv1d(_DepthwiseConvNd):
     """1-D depthwise convolution, Keras's ``DepthwiseConv1D``; see :class:`DepthwiseConv2d`."""
 
     ndim = 1
-
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 1)
-        return SF.depthwise_conv1d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.padding_mode,
-        )
 
 
 class DepthwiseConv2d(_DepthwiseConvNd):
@@ -134,35 +128,11 @@ class DepthwiseConv2d(_DepthwiseConvNd):
 
     ndim = 2
 
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 2)
-        return SF.depthwise_conv2d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.padding_mode,
-        )
-
 
 class DepthwiseConv3d(_DepthwiseConvNd):
     """3-D depthwise convolution; see :class:`DepthwiseConv2d`."""
 
     ndim = 3
-
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 3)
-        return SF.depthwise_conv3d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.padding_mode,
-        )
 
 
 class _PointwiseConvNd(nn.Module):
@@ -201,15 +171,16 @@ class _PointwiseConvNd(nn.Module):
         bias = "" if self.bias is not None else ", bias=False"
         return f"{self.in_channels}, {self.out_channels}{bias}"
 
+    def forward(self, input: Tensor) -> Tensor:
+        check_channels(self, input, self.in_channels, self.ndim)
+        function = (SF.pointwise_conv1d, SF.pointwise_conv2d, SF.pointwise_conv3d)[self.ndim - 1]
+        return function(input, self.weight, self.bias)
+
 
 class PointwiseConv1d(_PointwiseConvNd):
     """1-D pointwise convolution (kernel size 1); see :class:`PointwiseConv2d`."""
 
     ndim = 1
-
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 1)
-        return SF.pointwise_conv1d(input, self.weight, self.bias)
 
 
 class PointwiseConv2d(_PointwiseConvNd):
@@ -223,19 +194,11 @@ class PointwiseConv2d(_PointwiseConvNd):
 
     ndim = 2
 
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 2)
-        return SF.pointwise_conv2d(input, self.weight, self.bias)
-
 
 class PointwiseConv3d(_PointwiseConvNd):
     """3-D pointwise (1×1×1) convolution; see :class:`PointwiseConv2d`."""
 
     ndim = 3
-
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 3)
-        return SF.pointwise_conv3d(input, self.weight, self.bias)
 
 
 DEPTHWISE: dict[int, type[_DepthwiseConvNd]] = {
@@ -308,26 +271,18 @@ class _SeparableConvNd(nn.Module):
             )
         )
 
+    def forward(self, input: Tensor) -> Tensor:
+        check_channels(self, input, self.in_channels, self.ndim)
+        function = (SF.separable_conv1d, SF.separable_conv2d, SF.separable_conv3d)[self.ndim - 1]
+        dw, pw = self.depthwise, self.pointwise
+        return function(input, dw.weight, pw.weight, pw.bias, dw.stride, dw.padding, dw.dilation,
+                        dw.padding_mode, self.between)
+
 
 class SeparableConv1d(_SeparableConvNd):
     """1-D depthwise separable convolution, Keras's ``SeparableConv1D``; see SeparableConv2d."""
 
     ndim = 1
-
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 1)
-        dw = self.depthwise
-        return SF.separable_conv1d(
-            input,
-            dw.weight,
-            self.pointwise.weight,
-            self.pointwise.bias,
-            dw.stride,
-            dw.padding,
-            dw.dilation,
-            dw.padding_mode,
-            self.between,
-        )
 
 
 class SeparableConv2d(_SeparableConvNd):
@@ -352,38 +307,9 @@ class SeparableConv2d(_SeparableConvNd):
 
     ndim = 2
 
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 2)
-        dw = self.depthwise
-        return SF.separable_conv2d(
-            input,
-            dw.weight,
-            self.pointwise.weight,
-            self.pointwise.bias,
-            dw.stride,
-            dw.padding,
-            dw.dilation,
-            dw.padding_mode,
-            self.between,
-        )
-
 
 class SeparableConv3d(_SeparableConvNd):
     """3-D depthwise separable convolution; see :class:`SeparableConv2d`."""
 
     ndim = 3
 
-    def forward(self, input: Tensor) -> Tensor:
-        check_channels(self, input, self.in_channels, 3)
-        dw = self.depthwise
-        return SF.separable_conv3d(
-            input,
-            dw.weight,
-            self.pointwise.weight,
-            self.pointwise.bias,
-            dw.stride,
-            dw.padding,
-            dw.dilation,
-            dw.padding_mode,
-            self.between,
-        )
