@@ -26,6 +26,7 @@ X = np.ones((6, 6))
     (lambda: sepconv.correlate(X, np.ones((0, 3))), r"kernel: expected a non-empty kernel"),
     (lambda: sepconv.correlate(np.array([["a"]]), [[1.0]]), r"input: expected a real numeric"),
     (lambda: sepconv.correlate(X, [["a"]]), r"kernel: expected a real numeric"),
+    (lambda: sepconv.correlate(X, [[1, 2], [3]]), r"kernel: expected a rectangular .* equal length"),
     (lambda: sepconv.correlate(X, np.ones((3, 3)), origin=2), r"origin: expected a value in"),
     (lambda: sepconv.correlate(X, np.ones((3, 3)), origin=(0, 0, 0)), r"origin: expected"),
     (lambda: sepconv.correlate(X, np.ones((3, 3)), method="magic"), r"method: expected one of"),

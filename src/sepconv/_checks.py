@@ -71,7 +71,8 @@ def as_input(input: object, name: str = "input") -> np.ndarray:
     try:
         arr = np.asarray(input)
     except (TypeError, ValueError) as exc:
-        raise bad_argument(name, "a numeric array", type(input).__name__, f"({exc})") from None
+        raise bad_argument(name, "a rectangular numeric array", type(input).__name__,
+                           f"give rows of equal length holding numbers only ({exc})") from None
     if arr.dtype.kind not in "biuf":
         raise bad_argument(
             name,
@@ -89,7 +90,9 @@ def as_kernel(kernel: object, name: str = "kernel") -> np.ndarray:
     try:
         arr = np.asarray(kernel)
     except (TypeError, ValueError) as exc:
-        raise bad_argument(name, "a numeric array", type(kernel).__name__, f"({exc})") from None
+        raise bad_argument(name, "a rectangular numeric array", type(kernel).__name__,
+                           f"give rows of equal length holding numbers only, e.g. [[1, 2, 1], "
+                           f"[2, 4, 2]] ({exc})") from None
     if arr.dtype.kind not in "biuf":
         raise bad_argument(
             name, "a real numeric array", f"dtype {arr.dtype}", "pass real numbers as the kernel"
