@@ -172,14 +172,19 @@ def pad_widths(size: int, origin: int) -> tuple[int, int]:
     return before, size - 1 - before
 
 
+def pad_array(x: np.ndarray, pads: Sequence[tuple[int, int]], mode: str, cval: float) -> np.ndarray:
+    """``numpy.pad`` with sepconv's border mode names (``pads``: (before, after) per axis)."""
+    if mode == "constant":
+        return np.pad(x, pads, mode="constant", constant_values=cval)
+    return np.pad(x, pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
+
+
 def _pad(x: np.ndarray, axis: int, width: tuple[int, int], mode: str, cval: float) -> np.ndarray:
     if mode == "valid" or width == (0, 0):
         return x
     pads = [(0, 0)] * x.ndim
     pads[axis] = width
-    if mode == "constant":
-        return np.pad(x, pads, mode="constant", constant_values=cval)
-    return np.pad(x, pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
+    return pad_array(x, pads, mode, cval)
 
 
 def _engine_input(x: np.ndarray, dtype: np.dtype) -> np.ndarray:

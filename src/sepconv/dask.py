@@ -46,9 +46,6 @@ import numpy as np
 from . import _checks, _plan, filtering
 from ._errors import bad_argument
 
-# border mode -> numpy.pad mode (DESIGN.md's table) in edge blocks; 'constant' and 'wrap' apart
-_NUMPY_PAD = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge"}
-
 Reach = dict[int, tuple[int, int]]
 
 
@@ -123,8 +120,8 @@ def _pad_edges(block: np.ndarray, info: dict, reach: Reach, mode: str, cval: flo
     if not any(before or after for before, after in pads):
         return block
     if mode == "constant":  # cval exactly, not cast to an integer input's dtype
-        return np.pad(block.astype(dtype, copy=False), pads, mode="constant", constant_values=cval)
-    return np.pad(block, pads, mode=_NUMPY_PAD[mode])  # type: ignore[call-overload]
+        block = block.astype(dtype, copy=False)
+    return _plan.pad_array(block, pads, mode, cval)
 
 
 def merged_chunks(chunks: tuple[int, ...], need: int) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ from torch import nn
 
 from sepconv._errors import bad_argument, unknown_choice
 from sepconv.nn import convert
-from sepconv.nn.profiling import layer_shapes, module_macs, module_params
+from sepconv.nn.profiling import layer_shapes, module_macs, module_params, run_hooked
 
 FORMS = ("depthwise", "spatial")
 
@@ -238,13 +238,7 @@ def _captured_inputs(model: nn.Module, batch: torch.Tensor | None,
     def hook(module: nn.Module, args: tuple) -> None:
         captured[id(module)] = args[0].detach()
 
-    handles = [conv.register_forward_pre_hook(hook) for _, conv in convs]
-    try:
-        with torch.no_grad():
-            model(batch)
-    finally:
-        for h in handles:
-            h.remove()
+    run_hooked(model, batch, [conv.register_forward_pre_hook(hook) for _, conv in convs])
     return captured
 
 

@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -166,14 +167,18 @@ def layer_shapes(model: nn.Module, example: torch.Tensor, modules: Sequence[nn.M
         if args and isinstance(args[0], torch.Tensor) and isinstance(output, torch.Tensor):
             shapes[id(module)] = (tuple(args[0].shape), tuple(output.shape))
 
-    handles = [m.register_forward_hook(hook) for m in modules]
+    run_hooked(model, example, [m.register_forward_hook(hook) for m in modules])
+    return shapes
+
+
+def run_hooked(model: nn.Module, example: torch.Tensor, handles: Sequence[Any]) -> None:
+    """One forward pass without gradients, then remove the hooks ``handles``."""
     try:
         with torch.no_grad():
             model(example)
     finally:
         for h in handles:
             h.remove()
-    return shapes
 
 
 def _times(model: nn.Module, example: torch.Tensor, modules: Sequence[nn.Module],
