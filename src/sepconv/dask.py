@@ -43,7 +43,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from . import _checks, _plan, filtering
+from . import _checks, _plan, _request
 from ._errors import bad_argument
 
 Reach = dict[int, tuple[int, int]]
@@ -53,7 +53,7 @@ def filter_array(x: da.Array, kernel: _plan.Kernel, *, mode: object, cval: objec
                  axes: object, output: object, method: object, flip: bool) -> da.Array:
     """The lazy counterpart of the NumPy path: validate and plan now, compute chunk by chunk later."""
     _check_input(x, output)
-    request = filtering._validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin,
+    request = _request.validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin,
                                   axes=axes, output=output, method=method, flip=flip)
     if x.size == 0 or 0 in request.out_shape:
         return da.zeros(request.out_shape, dtype=request.final)
@@ -65,7 +65,7 @@ def _check_input(x: da.Array, output: object) -> None:
         raise bad_argument("input", "a dask array with known chunk sizes", "unknown (NaN) chunk sizes",
                            "call x.compute_chunk_sizes() first")
     _checks.as_input(np.empty((0,) * x.ndim, dtype=x.dtype))  # dtype and ndim, as for NumPy input
-    if isinstance(output, np.ndarray) or filtering._is_dask_array(output):
+    if isinstance(output, np.ndarray) or _request.is_dask_array(output):
         raise bad_argument(
             "output", "None or a dtype for a dask input (the result is lazy)",
             f"an array of shape {getattr(output, 'shape', '?')}",
@@ -73,7 +73,7 @@ def _check_input(x: da.Array, output: object) -> None:
         )
 
 
-def _apply(x: da.Array, request: filtering._Request) -> da.Array:
+def _apply(x: da.Array, request: _request.Request) -> da.Array:
     kshape = tuple(request.kernel.shape)
     reach = {axis: _plan.pad_widths(k, o) for axis, k, o in zip(request.axes, kshape, request.origins)}
     x = _merge_small_chunks(x, reach)
@@ -225,7 +225,7 @@ def filter_tiff(in_path: str | os.PathLike[str], out_path: str | os.PathLike[str
         image = da.from_zarr(zarr.open(series.aszarr(), mode="r"))
         y_axis, x_axis = series.axes.index("Y"), series.axes.index("X")
         image = image.rechunk(_tiff_chunks(image.shape, y_axis, chunks, tile))
-        result = filter_array(image, filtering._kernel_object(kernel), mode=mode, cval=cval,
+        result = filter_array(image, _request.kernel_object(kernel), mode=mode, cval=cval,
                               origin=origin, axes=(y_axis, x_axis) if axes is None else axes,
                               output=output, method=method, flip=convolve)
         rgb = series.axes.endswith("YXS") and result.shape[-1] in (3, 4)
