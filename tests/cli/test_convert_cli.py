@@ -48,3 +48,46 @@ def test_convert_refuses_overwrite_and_bad_files(saved_model, tmp_path, capsys):
     assert "depth_multiplier" in capsys.readouterr().err
     assert not (tmp_path / "y.pt").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_convert_writes_onnx_that_onnxruntime_reproduces(saved_model, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    _, path = saved_model
+    out, onnx_out = tmp_path / "sep.pt", tmp_path / "sep.onnx"
+    assert main(["convert", str(path), str(out), "--depth-multiplier", "2",
+                 "--input-shape", "2x3x32x32", "--onnx", str(onnx_out)]) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {onnx_out}" in text and "relative error" in text
+    model = torch.load(out, weights_only=False).eval()
+    x = torch.randn(2, 3, 32, 32)
+    session = ort.InferenceSession(onnx_out.read_bytes(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert abs(got - want).max() <= 1e-4 * abs(want).max()
+
+
+def test_convert_onnx_needs_an_input_shape_and_a_free_name(saved_model, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    _, path = saved_model
+    out, onnx_out = tmp_path / "sep.pt", tmp_path / "sep.onnx"
+    assert main(["convert", str(path), str(out), "--onnx", str(onnx_out)]) == 1
+    err = capsys.readouterr().err
+    assert "sepconv: error: --onnx" in err and "--input-shape" in err
+    assert not out.exists() and not onnx_out.exists()
+    onnx_out.write_bytes(b"keep me")
+    assert main(["convert", str(path), str(out), "--input-shape", "1x3x8x8", "--onnx", str(onnx_out)]) == 1
+    assert "sepconv: error: --onnx" in capsys.readouterr().err
+    assert onnx_out.read_bytes() == b"keep me" and not out.exists()
+
+
+def test_convert_onnx_says_how_to_install_onnx(saved_model, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # an import of onnx now fails
+    _, path = saved_model
+    assert main(["convert", str(path), str(tmp_path / "o.pt"), "--input-shape", "1x3x8x8",
+                 "--onnx", str(tmp_path / "o.onnx")]) == 1
+    assert "sepconv[onnx]" in capsys.readouterr().err
+    assert list(tmp_path.glob("o.*")) == []

@@ -27,7 +27,11 @@ def add_parser(verbs: Any, common: argparse.ArgumentParser) -> None:
     size.add_argument("--rank", type=int, metavar="R", help="form spatial: rank per layer")
     size.add_argument("--energy", type=float, metavar="E", help="keep this fraction of weight energy")
     size.add_argument("--budget", type=float, metavar="F", help="keep this fraction of the MACs")
-    p.add_argument("--input-shape", metavar="NxCxHxW", help="input shape, batch included (MACs)")
+    p.add_argument("--input-shape", metavar="NxCxHxW", help="input shape, batch included (MACs, "
+                   "and the example input of --onnx)")
+    p.add_argument("--onnx", metavar="FILE", help="also write the converted model (eval mode) as "
+                   "ONNX and, if onnxruntime is installed, check it against PyTorch; needs "
+                   "--input-shape")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -53,20 +57,68 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
 
     source, out = Path(args.model), Path(args.output)
     io.check_target(out, source, args.force)
+    onnx_out = _onnx_target(args, source, out)
     shape = parse_shape(args.input_shape, "input-shape") if args.input_shape else None
     model = _load(source)
     new, report = convert_model(model, form=args.form, depth_multiplier=args.depth_multiplier,
                                 rank=args.rank, energy=args.energy, budget=args.budget,
                                 input_shape=shape)
+    onnx_data, onnx_error = _export(new, shape) if onnx_out is not None else (b"", None)
     buffer = _io.BytesIO()
     torch.save(new, buffer)
     io.write_atomic(out, buffer.getvalue())
+    if onnx_out is not None:
+        io.write_atomic(onnx_out, onnx_data)
     if args.json:
         from .report import to_json
 
-        say(to_json(report.to_dict()))
-    else:
-        for line in str(report).splitlines():
-            say(line)
-        say(f"wrote {out}")
+        extra = {} if onnx_out is None else {"onnx": {"path": str(onnx_out),
+                                                       "onnxruntime_relative_error": onnx_error}}
+        say(to_json({**report.to_dict(), **extra}))
+        return 0
+    for line in str(report).splitlines():
+        say(line)
+    say(f"wrote {out}")
+    if onnx_out is not None:
+        say(f"wrote {onnx_out}")
+        say("onnxruntime is not installed: the ONNX file was not checked (pip install "
+            "'sepconv[onnx]')" if onnx_error is None else
+            f"ONNX Runtime vs PyTorch on a random {args.input_shape} batch: relative error "
+            f"{onnx_error:.1e}")
     return 0
+
+
+def _onnx_target(args: argparse.Namespace, source: Path, out: Path) -> Path | None:
+    """The checked ``--onnx`` path, before any work is done (None without ``--onnx``)."""
+    if args.onnx is None:
+        return None
+    if not args.input_shape:
+        raise bad_argument("--onnx", "--input-shape NxCxHxW as well (the example input of the "
+                           "export)", "--onnx without --input-shape", "add e.g. --input-shape "
+                           "1x3x224x224")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise bad_argument("--onnx", "the onnx package installed", "no onnx",
+                           "pip install 'sepconv[onnx]' (onnx, onnxscript, onnxruntime)") from None
+    target = Path(args.onnx)
+    if target.resolve() == out.resolve():
+        raise bad_argument("--onnx", "a path other than OUT", str(target), "name another file")
+    io.check_target(target, source, args.force, "--onnx")
+    return target
+
+
+def _export(model: Any, shape: tuple[int, ...] | None) -> tuple[bytes, float | None]:
+    """The converted model (eval mode) as ONNX, and ONNX Runtime's relative error if installed."""
+    import importlib.util
+
+    import torch
+
+    from ..nn import export_onnx, onnxruntime_error
+
+    example = torch.randn(*(shape or ()), generator=torch.Generator().manual_seed(0))
+    model.eval()
+    data = export_onnx(model, example)
+    if importlib.util.find_spec("onnxruntime") is None:
+        return data, None
+    return data, onnxruntime_error(data, model, example)

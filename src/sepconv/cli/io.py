@@ -141,18 +141,18 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
-def check_target(out: Path, source: Path, force: bool) -> None:
+def check_target(out: Path, source: Path, force: bool, name: str = "OUT") -> None:
     """Refuse to overwrite the input (ever) or an existing file (without ``force``)."""
     if out.exists() and source.exists() and out.resolve() == source.resolve():
-        raise bad_argument("OUT", "a file other than the input", str(out),
+        raise bad_argument(name, "a file other than the input", str(out),
                            "choose another output name (the input is never overwritten)")
     if out.is_dir():
-        raise bad_argument("OUT", "a file name", f"{out} (a folder)", "give a file name")
+        raise bad_argument(name, "a file name", f"{out} (a folder)", "give a file name")
     if out.exists() and not force:
-        raise bad_argument("OUT", "a file that does not exist yet", str(out),
+        raise bad_argument(name, "a file that does not exist yet", str(out),
                            "pass --force to overwrite it, or choose another name")
     if not out.parent.is_dir():
-        raise bad_argument("OUT", "a file in an existing folder", str(out), "create the folder first")
+        raise bad_argument(name, "a file in an existing folder", str(out), "create the folder first")
 
 
 MARKER = ".sepconv-demo"

@@ -17,9 +17,13 @@ try:
 except ImportError:  # pragma: no cover - exercised without torch installed
     raise ImportError("sepconv.nn needs PyTorch: pip install 'sepconv[torch]'") from None
 
-from sepconv.nn import functional
+from sepconv.nn import (
+    _export,  # noqa: F401 - teaches both ONNX exporters sepconv's operators
+    functional,
+)
 from sepconv.nn.convert import to_depthwise_separable, to_spatial_separable
 from sepconv.nn.convert_model import ConversionReport, LayerReport, convert_model
+from sepconv.nn.deploy import export_onnx, onnxruntime_error
 from sepconv.nn.keras import keras_weights, load_keras_weights
 from sepconv.nn.layers import (
     DepthwiseConv1d,
@@ -51,9 +55,11 @@ __all__ = [
     "SeparableConv3d",
     "SpatialSeparableConv2d",
     "convert_model",
+    "export_onnx",
     "functional",
     "keras_weights",
     "load_keras_weights",
+    "onnxruntime_error",
     "profile",
     "to_depthwise_separable",
     "to_spatial_separable",

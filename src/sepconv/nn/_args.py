@@ -5,16 +5,21 @@ Every bad input raises a :class:`~sepconv.SepconvError` naming the argument and 
 
 from __future__ import annotations
 
+import functools
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeGuard
+from typing import ParamSpec, TypeGuard, TypeVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from sepconv._errors import bad_argument, unknown_choice
 
 Padding = str | int | Sequence[int]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PADDINGS = ("same", "valid")
 # padding_mode speaks nn.Conv2d's language; the value is F.pad's mode.
@@ -113,8 +118,51 @@ def pad_amounts(
     if not isinstance(padding, str):
         return [(p, p) for p in padding]
     if padding == "same":
+        if torch.jit.is_tracing() and any(s > 1 for s in stride):
+            warnings.warn("padding='same' with stride > 1 depends on the input size: this trace "
+                          "is valid for inputs of the traced size only", torch.jit.TracerWarning,
+                          stacklevel=3)
         return [same_pads(*args) for args in zip(spatial, kernel, stride, dilation, strict=True)]
     return [(0, 0)] * len(spatial)
+
+
+def constant_sizes(function: Callable[P, R]) -> Callable[P, R]:
+    """Under ``torch.jit.trace``, ``function`` (a layer's own checks) reads sizes quietly.
+
+    A trace records every size that Python code reads as a constant and warns each time
+    ("Converting a tensor to a Python integer/boolean ..."). The checks of channel counts and
+    weight shapes, and the fused-or-PyTorch decision, are constants of a traced layer (as in
+    ``nn.Conv2d``) and right for every input size; only ``padding='same'`` with stride > 1 is
+    not, and :func:`pad_amounts` warns about that itself. Functions that run user code
+    (``between``) are not wrapped, so its warnings stay.
+    """
+
+    @functools.wraps(function)
+    def quiet(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not torch.jit.is_tracing():
+            return function(*args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Converting a tensor to a Python",
+                                    torch.jit.TracerWarning)
+            return function(*args, **kwargs)
+
+    return quiet
+
+
+def sizes(t: Tensor) -> tuple[int, ...]:
+    """``t.shape`` for the layers' size arithmetic, as Python ints also under ``torch.jit.trace``.
+
+    A trace records sizes as traced values; padding computed from them would reach the custom
+    operators' ``int[]`` arguments as such and break the trace (issue 12). The arithmetic is
+    baked into the trace as constants instead, as ``nn.Conv2d`` bakes its padding: correct for
+    every input size except ``padding='same'`` with stride > 1, which :func:`pad_amounts` warns
+    about. Elsewhere (eager, ``torch.compile``'s symbolic sizes) the shape is returned as it is.
+    """
+    if not torch.jit.is_tracing():
+        return tuple(t.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return tuple(int(s) for s in t.shape)
 
 
 def as_batched(input: object, ndim: int) -> tuple[Tensor, bool]:
@@ -168,7 +216,7 @@ def check_padded(
     padding_mode: str,
 ) -> None:
     """Raise when a pad is too wide for its mode or a kernel exceeds the padded input."""
-    spatial = x.shape[2:]
+    spatial = sizes(x)[2:]
     for axis, (length, pad, k, d) in enumerate(zip(spatial, pads, kernel, dilation, strict=True)):
         _check_padded(axis, int(length), pad, d * (k - 1) + 1, padding_mode)
 

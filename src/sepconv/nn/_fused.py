@@ -98,15 +98,19 @@ def run(handle: Callable[[Tile, Tensor | None], Any], items: Sequence[Tile], thr
     results: list[Any] = [None] * len(items)
     order = iter(range(len(items)))
     lock = threading.Lock()
+    # Inference mode is per thread: tensors made by a caller under torch.inference_mode() may
+    # only be written by workers that are in it too (issue 12).
+    inference = torch.is_inference_mode_enabled()
 
     def drain() -> None:
-        buffer = scratch() if scratch is not None else None
-        while True:
-            with lock:
-                index = next(order, None)
-            if index is None:
-                return
-            results[index] = handle(items[index], buffer)
+        with torch.inference_mode(inference):
+            buffer = scratch() if scratch is not None else None
+            while True:
+                with lock:
+                    index = next(order, None)
+                if index is None:
+                    return
+                results[index] = handle(items[index], buffer)
 
     threads = max(1, min(threads, len(items)))
     if threads == 1:

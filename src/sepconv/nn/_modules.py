@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from sepconv._errors import bad_argument
-from sepconv.nn._args import SPATIAL_NAMES, shape_text
+from sepconv.nn._args import SPATIAL_NAMES, constant_sizes, shape_text
 
 Device = torch.device | str | None
 
@@ -21,6 +21,7 @@ def new_parameters(
     return weight, nn.Parameter(torch.empty(shape[0], device=device, dtype=dtype))
 
 
+@constant_sizes
 def check_channels(module: nn.Module, input: Tensor, channels: int, ndim: int) -> None:
     """Raise a SepconvError with the layer's repr when the input has the wrong channel count.
 

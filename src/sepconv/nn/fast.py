@@ -33,6 +33,7 @@ from torch import Tensor
 
 from sepconv._errors import bad_argument
 from sepconv.nn import _fused
+from sepconv.nn._args import sizes
 
 __all__ = ["usable"]
 
@@ -56,7 +57,7 @@ def usable(x: Tensor, stride: Sequence[int], weights: Sequence[Tensor], bias: Te
     tensors = [x, *weights] + ([bias] if bias is not None else [])
     return (
         _large(x, weights)
-        and (bias is None or tuple(bias.shape) == (weights[-1].shape[0],))
+        and (bias is None or sizes(bias) == (sizes(weights[-1])[0],))
         and x.dtype in FAST_DTYPES
         and all(t.device.type == "cpu" and t.dtype == x.dtype and t.layout == torch.strided
                 for t in tensors)
@@ -70,11 +71,11 @@ def _large(x: Tensor, weights: Sequence[Tensor]) -> bool:
     """Whether the layer is big enough for the fast path to pay (multiply-adds, image area)."""
     if x.ndim != 4:
         return False
-    area = int(x.shape[2]) * int(x.shape[3])
-    depthwise = weights[0]
-    taps = int(depthwise.shape[2]) * int(depthwise.shape[3])
-    pointwise = int(weights[1].shape[0]) if len(weights) > 1 else 0
-    macs = int(x.shape[0]) * area * int(depthwise.shape[0]) * (taps + pointwise)
+    n, _, h, w = sizes(x)
+    out, _, kh, kw = sizes(weights[0])
+    pointwise = sizes(weights[1])[0] if len(weights) > 1 else 0
+    macs = n * h * w * out * (kh * kw + pointwise)
+    area = h * w
     kind = "separable" if pointwise else "depthwise"
     return area >= MIN_AREA[kind] and macs >= MIN_MACS[kind]
 

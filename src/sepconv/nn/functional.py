@@ -37,11 +37,13 @@ from sepconv.nn._args import (
     check_padding,
     check_padding_mode,
     check_tensor,
+    constant_sizes,
     conv_function,
     int_tuple,
     pad_amounts,
     pad_input,
     shape_text,
+    sizes,
 )
 
 Between = Callable[[Tensor], Tensor] | None
@@ -94,6 +96,7 @@ def _check_pointwise_weight(name: str, weight: object, channels: int, ndim: int)
     return weight
 
 
+@constant_sizes
 def _depthwise(
     input: Tensor,
     weight: Tensor,
@@ -119,7 +122,7 @@ def _depthwise(
     strides = int_tuple("stride", stride, ndim)
     dilations = int_tuple("dilation", dilation, ndim)
     kernel = tuple(int(k) for k in weight.shape[2:])
-    pads = pad_amounts(x.shape[2:], check_padding(padding, ndim), kernel, strides, dilations)
+    pads = pad_amounts(sizes(x)[2:], check_padding(padding, ndim), kernel, strides, dilations)
     mode = check_padding_mode(padding_mode)
     weights = [weight]
     if fast_with:
@@ -158,6 +161,7 @@ def _zero_padded(
     return x, [top, bottom, left, right]
 
 
+@constant_sizes
 def _pointwise(
     input: Tensor, weight: Tensor, bias: Tensor | None, ndim: int, name: str = "weight"
 ) -> Tensor:
@@ -389,16 +393,36 @@ def spatial_separable_conv2d(
     with weight ``W[o, c, y, x] = Σ_mid horizontal[o, mid, 0, x] · vertical[mid, c, y, 0]``.
     """
     x, unbatched = as_batched(input, 2)
-    _check_spatial_weights(vertical_weight, horizontal_weight, int(x.shape[1]))
-    strides = int_tuple("stride", stride, 2)
-    dilations = int_tuple("dilation", dilation, 2)
-    kernel = (int(vertical_weight.shape[2]), int(horizontal_weight.shape[3]))
-    mode = check_padding_mode(padding_mode)
-    pads = pad_amounts(x.shape[2:], check_padding(padding, 2), kernel, strides, dilations)
-    x, conv_pad = pad_input(x, [pads[0], (0, 0)], (kernel[0], 1), (dilations[0], 1), mode)
-    x = conv_function(2)(x, vertical_weight, None, (strides[0], 1), conv_pad, (dilations[0], 1))
+    (kh, kw), strides, dilations, mode, pads = _spatial_options(
+        x, vertical_weight, horizontal_weight, stride, padding, dilation, padding_mode)
+    x = _conv_step(x, vertical_weight, None, [pads[0], (0, 0)], (kh, 1), (strides[0], 1),
+                   (dilations[0], 1), mode)
     if between is not None:
         x = between(x)
-    x, conv_pad = pad_input(x, [(0, 0), pads[1]], (1, kernel[1]), (1, dilations[1]), mode)
-    x = conv_function(2)(x, horizontal_weight, bias, (1, strides[1]), conv_pad, (1, dilations[1]))
+    x = _conv_step(x, horizontal_weight, bias, [(0, 0), pads[1]], (1, kw), (1, strides[1]),
+                   (1, dilations[1]), mode)
     return x.squeeze(0) if unbatched else x
+
+
+@constant_sizes
+def _spatial_options(x: Tensor, vertical: Tensor, horizontal: Tensor, stride: object,
+                     padding: Padding, dilation: object, padding_mode: str
+                     ) -> tuple[tuple[int, int], tuple[int, ...], tuple[int, ...], str,
+                                list[tuple[int, int]]]:
+    """Kernel size, checked strides, dilations, padding mode and (before, after) pads per axis."""
+    _check_spatial_weights(vertical, horizontal, int(x.shape[1]))
+    strides = int_tuple("stride", stride, 2)
+    dilations = int_tuple("dilation", dilation, 2)
+    kernel = (int(vertical.shape[2]), int(horizontal.shape[3]))
+    mode = check_padding_mode(padding_mode)
+    pads = pad_amounts(sizes(x)[2:], check_padding(padding, 2), kernel, strides, dilations)
+    return kernel, strides, dilations, mode, pads
+
+
+@constant_sizes
+def _conv_step(x: Tensor, weight: Tensor, bias: Tensor | None, pads: list[tuple[int, int]],
+               kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+               mode: str) -> Tensor:
+    """One step of the spatially separable convolution: pad as ``mode`` says, then convolve."""
+    x, conv_pad = pad_input(x, pads, kernel, dilation, mode)
+    return conv_function(2)(x, weight, bias, stride, conv_pad, dilation)

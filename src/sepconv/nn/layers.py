@@ -22,6 +22,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from sepconv.nn import _script
 from sepconv.nn import functional as SF
 from sepconv.nn._args import Padding, check_padding, check_padding_mode, int_tuple, positive_int
 from sepconv.nn._init import depthwise_fans, uniform_fan_in_
@@ -97,6 +98,11 @@ class _DepthwiseConvNd(nn.Module):
             )
         )
 
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script)."""
+        return _script.step(self.weight, self.bias, self.stride, self.padding, self.dilation,
+                            self.padding_mode, self.in_channels)
+
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
         function = (SF.depthwise_conv1d, SF.depthwise_conv2d, SF.depthwise_conv3d)[self.ndim - 1]
@@ -170,6 +176,11 @@ class _PointwiseConvNd(nn.Module):
     def extra_repr(self) -> str:
         bias = "" if self.bias is not None else ", bias=False"
         return f"{self.in_channels}, {self.out_channels}{bias}"
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script)."""
+        ones = (1,) * self.ndim
+        return _script.step(self.weight, self.bias, ones, "valid", ones, "zeros", 1)
 
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
@@ -270,6 +281,11 @@ class _SeparableConvNd(nn.Module):
                 dw.stride, dw.padding, dw.dilation, dw.padding_mode, self.pointwise.bias is not None
             )
         )
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script)."""
+        return _script.chain(self.depthwise.__prepare_scriptable__(), self.between,
+                             self.pointwise.__prepare_scriptable__())
 
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)

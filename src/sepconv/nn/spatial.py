@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from sepconv.nn import _script
 from sepconv.nn import functional as SF
 from sepconv.nn._args import (
     Padding,
@@ -141,6 +142,16 @@ class SpatialSeparableConv2d(nn.Module):
                 self.horizontal.bias is not None,
             )
         )
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script)."""
+        (sh, sw), (dh, dw), same = self.stride, self.dilation, self.padding == "same"
+        ph, pw = (0, 0) if isinstance(self.padding, str) else self.padding
+        vertical = _script.ScriptedConv(self.vertical.weight, None, (sh, 1), same,
+                                        [(ph, ph), (0, 0)], (dh, 1), self.padding_mode, 1)
+        horizontal = _script.ScriptedConv(self.horizontal.weight, self.horizontal.bias, (1, sw),
+                                          same, [(0, 0), (pw, pw)], (1, dw), self.padding_mode, 1)
+        return _script.chain(vertical, self.between, horizontal)
 
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, 2)
