@@ -23,9 +23,18 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.onnx import register_custom_op_symbolic, symbolic_helper
 
 from sepconv.nn import fast
+
+try:  # the TorchScript-based exporter (deprecated since torch 2.9, present in 2.13 and 2.14)
+    from torch.onnx import register_custom_op_symbolic, symbolic_helper
+
+    parse_args = symbolic_helper.parse_args
+except ImportError:  # pragma: no cover - a torch without it: only the dynamo exporter is taught
+    register_custom_op_symbolic = None  # type: ignore[assignment]
+
+    def parse_args(*_: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return lambda function: function
 
 OPSET = 9  # the first opset with everything used here (Conv with group and dilations)
 
@@ -55,13 +64,13 @@ def _channels(x: Any) -> int:
         x = x.node().inputsAt(0)
 
 
-@symbolic_helper.parse_args("v", "v", "v", "is", "is")
+@parse_args("v", "v", "v", "is", "is")
 def _depthwise_symbolic(g: Any, x: Any, weight: Any, bias: Any, padding: list[int],
                         dilation: list[int]) -> Any:
     return _conv(g, x, weight, bias, padding, dilation, _channels(x))
 
 
-@symbolic_helper.parse_args("v", "v", "v", "v", "is", "is")
+@parse_args("v", "v", "v", "v", "is", "is")
 def _separable_symbolic(g: Any, x: Any, depthwise: Any, pointwise: Any, bias: Any,
                         padding: list[int], dilation: list[int]) -> Any:
     mid = _conv(g, x, depthwise, None, padding, dilation, _channels(x))
@@ -92,7 +101,8 @@ def _register_decomposition(name: str, plain: Callable[..., Any]) -> None:
 def register() -> None:
     """Teach both ONNX exporters every sepconv operator (idempotent)."""
     for name, (symbolic, plain) in OPERATORS.items():
-        register_custom_op_symbolic(name, symbolic, OPSET)
+        if register_custom_op_symbolic is not None:
+            register_custom_op_symbolic(name, symbolic, OPSET)
         _register_decomposition(name, plain)
 
 
