@@ -1,0 +1,145 @@
+"""Sphinx configuration for the sepconv documentation (``make docs``).
+
+The API pages are generated from each public module's ``__all__`` at every build
+(:func:`write_api_pages`), so a name added to ``__all__`` appears without editing the docs.
+The build needs no network: the intersphinx inventories are stored in ``docs/_inventories``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import sepconv  # noqa: E402
+
+project = "sepconv"
+author = "sepconv developers"
+copyright = "sepconv developers"
+release = version = sepconv.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_parser",
+    "sphinx_gallery.gen_gallery",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/README.md", "**.ipynb", "auto_examples/*.py",
+                    "auto_examples/*.md5", "auto_examples/*.json", "auto_examples/*.zip", "conftest.py"]
+templates_path = ["_templates"]
+
+# --- MyST: markdown pages (the user guide is markdown; helpers add docs/guide/<topic>.md) ----
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_heading_anchors = 3
+
+# --- autodoc / autosummary / numpydoc ------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": False}
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+# --- intersphinx: stored inventories, no network ---------------------------------------------
+# scipy.inv and dask.inv come from Debian's python-scipy-doc / python-dask-doc packages.
+# NumPy and PyTorch inventories could not be obtained without the network (no Debian/PyPI
+# package ships them), so those mappings are left out.
+intersphinx_mapping = {
+    "scipy": ("https://docs.scipy.org/doc/scipy/", str(HERE / "_inventories" / "scipy.inv")),
+    "dask": ("https://docs.dask.org/en/stable/", str(HERE / "_inventories" / "dask.inv")),
+}
+intersphinx_timeout = 1
+
+# --- warnings ------------------------------------------------------------------------------
+nitpicky = True
+# The user guide ends with a glob toctree that picks up new docs/guide/*.md pages; while every
+# page is listed explicitly it matches nothing, which is fine.
+suppress_warnings = ["toctree.empty_glob"]
+# Third-party names that docstrings mention and no stored inventory covers.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(numpy|np|torch|nn|keras|matplotlib|zarr|tifffile)(\..*)?"),
+    (r"py:.*", r"(Tensor|ndarray|ArrayLike|DTypeLike|Module|Path|PathLike|Sequence|Iterator)"),
+]
+
+# --- HTML ----------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"sepconv {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_show_sourcelink = False
+
+# --- sphinx-gallery: executed at every build -----------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "within_subsection_order": "FileNameSortKey",
+    "matplotlib_animations": False,
+    "abort_on_example_error": True,
+    "default_thumb_file": None,
+    "min_reported_time": 1,
+}
+
+# --- API pages from __all__ ----------------------------------------------------------------
+PUBLIC_MODULES = ["sepconv", "sepconv.kernels", "sepconv.cost", "sepconv.ndimage", "sepconv.dask",
+                  "sepconv.nn", "sepconv.nn.functional"]
+
+
+def _public_names(module: types.ModuleType) -> list[str]:
+    """The module's ``__all__`` minus submodules (they get their own page) and dunder data."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n, v in vars(module).items()
+                 if not n.startswith("_") and getattr(v, "__module__", "").startswith(module.__name__)]
+    return [n for n in names if not n.startswith("__")
+            and not isinstance(getattr(module, n), types.ModuleType)]
+
+
+def _page(name: str) -> str:
+    module = importlib.import_module(name)
+    title = f"``{name}``"
+    lines = [title, "=" * len(title), "", f".. currentmodule:: {name}", "",
+             f".. automodule:: {name}", "   :no-members:", "",
+             ".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
+    lines += [f"   {n}" for n in sorted(_public_names(module), key=str.lower)]
+    if name == "sepconv":
+        lines += ["", "``sepconv.__version__`` is the version string "
+                  f"(``{sepconv.__version__!r}`` here)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_api_pages() -> None:
+    """Write ``docs/api/<module>.rst`` for every public module; files change only if needed."""
+    out = HERE / "api"
+    out.mkdir(exist_ok=True)
+    for name in PUBLIC_MODULES:
+        path = out / f"{name}.rst"
+        text = _page(name)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+
+
+write_api_pages()
