@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python -m sepconv.cli.main demo
 
 test: $(STAMP)
-	$(BIN)/python -m ruff check src tests $(wildcard benchmarks)
+	$(BIN)/python -m ruff check src tests $(wildcard benchmarks) docs
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 

@@ -41,7 +41,7 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**/README.md", "**.ipyn
 templates_path = ["_templates"]
 
 # --- MyST: markdown pages (the user guide is markdown; helpers add docs/guide/<topic>.md) ----
-myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist", "tasklist"]
 myst_heading_anchors = 3
 
 # --- autodoc / autosummary / numpydoc ------------------------------------------------------
@@ -66,9 +66,6 @@ intersphinx_timeout = 1
 
 # --- warnings ------------------------------------------------------------------------------
 nitpicky = True
-# The user guide ends with a glob toctree that picks up new docs/guide/*.md pages; while every
-# page is listed explicitly it matches nothing, which is fine.
-suppress_warnings = ["toctree.empty_glob"]
 # Third-party names that docstrings mention and no stored inventory covers.
 nitpick_ignore_regex = [
     (r"py:.*", r"(numpy|np|torch|nn|keras|matplotlib|zarr|tifffile)(\..*)?"),
@@ -78,7 +75,10 @@ nitpick_ignore_regex = [
 # --- HTML ----------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sepconv {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["sepconv.css"]
+# Pages without sub-pages get no (empty) left navigation column.
+html_sidebars = {name: [] for name in ("index", "getting-started", "experiments", "development")}
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -143,3 +143,31 @@ def write_api_pages() -> None:
 
 
 write_api_pages()
+
+# --- the user guide's table of contents: every docs/guide/*.md, in reading order -------------
+GUIDE_INTRO = """\
+# User guide
+
+The library's two halves: spatially separable filtering of images and volumes (NumPy, scipy
+drop-ins, Dask, the command line) and depthwise separable layers for neural networks (PyTorch,
+Keras weights, conversion of trained networks, deployment). Runnable scripts with figures are in
+the [examples](../auto_examples/index.rst).
+"""
+# Pages named here come first, in this order; any other docs/guide/*.md follows alphabetically,
+# so a new page appears without editing this list. Names not present are skipped.
+GUIDE_ORDER = ["separability", "fast-filters", "ndimage", "torch", "pytorch-layers", "networks",
+               "keras", "fused-layers", "conversion", "deployment", "dask-and-large-files", "dask",
+               "cli"]
+
+
+def write_guide_index() -> None:
+    """Write ``docs/guide/index.md`` (generated, not in git) listing every guide page."""
+    pages = {p.stem for p in (HERE / "guide").glob("*.md")} - {"index"}
+    ordered = [n for n in GUIDE_ORDER if n in pages] + sorted(pages - set(GUIDE_ORDER))
+    text = GUIDE_INTRO + "\n```{toctree}\n:maxdepth: 2\n\n" + "\n".join(ordered) + "\n```\n"
+    path = HERE / "guide" / "index.md"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+write_guide_index()

@@ -34,10 +34,11 @@ rows = {"sepconv separable": [], "sepconv direct": [], "OpenCV sepFilter2D": []}
 for k in sizes:
     g = kernels.gaussian_1d(k / 6, radius=k // 2).astype(np.float32)
     dense = np.outer(g, g)
-    rows["sepconv separable"].append(median_ms(lambda: sepconv.correlate_separable(image, [g, g])))
-    rows["sepconv direct"].append(median_ms(lambda: sepconv.correlate(image, dense, method="direct")))
+    rows["sepconv separable"].append(median_ms(lambda g=g: sepconv.correlate_separable(image, [g, g])))
+    rows["sepconv direct"].append(median_ms(
+        lambda dense=dense: sepconv.correlate(image, dense, method="direct")))
     rows["OpenCV sepFilter2D"].append(median_ms(
-        lambda: cv2.sepFilter2D(image, -1, g, g, borderType=cv2.BORDER_REFLECT)))
+        lambda g=g: cv2.sepFilter2D(image, -1, g, g, borderType=cv2.BORDER_REFLECT)))
 for name, times in rows.items():
     print(f"{name:20s}", "  ".join(f"k={k}: {t:6.2f} ms" for k, t in zip(sizes, times)))
 

@@ -23,7 +23,7 @@ widths = [2, 4, 8, 16]
 results = {"normal": [], "separable": []}
 for family in results:
     for width in widths:
-        model = seeded(lambda: small_cnn(family, width, len(task.classes)), 0)
+        model = seeded(lambda f=family, w=width: small_cnn(f, w, len(task.classes)), 0)
         train(model, task.x_train, task.y_train, recipe, seed=0)
         params = profile(model, (1, *task.image_shape)).params
         score = accuracy(model, task.x_test, task.y_test)

@@ -12,12 +12,12 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import keras  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from sepconv.nn import SeparableConv2d, keras_weights, load_keras_weights  # noqa: E402
+from sepconv.nn import SeparableConv2d, keras_weights, load_keras_weights
 
 keras.utils.set_random_seed(0)
 keras_layer = keras.layers.SeparableConv2D(8, 3, strides=2, padding="same", depth_multiplier=2)

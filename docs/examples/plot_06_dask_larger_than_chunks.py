@@ -7,12 +7,12 @@ the samples of its neighbours the kernel reaches (``map_overlap``), and the bord
 at the array's edge, so the result equals the in-memory one, seams included.
 """
 
-import dask
 import dask.array as da
 import matplotlib.pyplot as plt
 import numpy as np
 from skimage import data
 
+import dask
 import sepconv
 from sepconv import kernels
 
