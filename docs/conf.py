@@ -13,6 +13,9 @@ import sys
 import types
 from pathlib import Path
 
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -171,3 +174,19 @@ def write_guide_index() -> None:
 
 
 write_guide_index()
+
+
+def check_api_pages(app: Sphinx, exception: Exception | None) -> None:
+    """After an HTML build, warn (an error under -W) for any public name without its page."""
+    if exception is not None or app.builder.name != "html":
+        return
+    out = Path(app.outdir) / "api" / "generated"
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for member in _public_names(module):
+            if not (out / f"{name}.{member}.html").exists():
+                logging.getLogger(__name__).warning("API page missing for %s.%s", name, member)
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("build-finished", check_api_pages)
