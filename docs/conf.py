@@ -104,6 +104,9 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "default_thumb_file": None,
     "min_reported_time": 1,
+    # "Examples using sepconv.X" under each API page (the minigallery in _templates/autosummary).
+    "doc_module": ("sepconv",),
+    "backreferences_dir": "api/backreferences",
 }
 
 # --- API pages from __all__ ----------------------------------------------------------------
