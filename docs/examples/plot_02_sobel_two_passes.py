@@ -30,7 +30,9 @@ fig, axes = plt.subplots(1, 4, figsize=(14, 4))
 panels = [(image, "camera", "gray"), (separable, "Sobel-x, two 1-D passes", "RdBu_r"),
           (gy, "Sobel-y", "RdBu_r"), (magnitude, "gradient magnitude", "magma")]
 for ax, (picture, title, cmap) in zip(axes, panels):
-    ax.imshow(picture, cmap=cmap)
+    limit = np.percentile(np.abs(picture), 99)  # edges are sparse: clip the colour range to see them
+    low = -limit if cmap == "RdBu_r" else 0
+    ax.imshow(picture, cmap=cmap, vmin=low, vmax=limit)
     ax.set_title(title)
     ax.axis("off")
 fig.tight_layout()
