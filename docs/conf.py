@@ -161,9 +161,9 @@ the [examples](../auto_examples/index.rst).
 """
 # Pages named here come first, in this order; any other docs/guide/*.md follows alphabetically,
 # so a new page appears without editing this list. Names not present are skipped.
-GUIDE_ORDER = ["separability", "fast-filters", "ndimage", "torch", "pytorch-layers", "networks",
-               "keras", "fused-layers", "conversion", "deployment", "dask-and-large-files", "dask",
-               "cli"]
+GUIDE_ORDER = ["separability", "fast-filters", "integer-output", "ndimage", "torch",
+               "pytorch-layers", "networks", "keras", "fused-layers", "conversion", "deployment",
+               "dask-and-large-files", "dask", "cli"]
 
 
 def write_guide_index() -> None:
