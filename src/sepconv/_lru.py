@@ -17,6 +17,7 @@ import numpy as np
 from .decompose import LowRankKernel, SeparableKernel
 
 _MISSING = object()
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 class LRU:
@@ -71,9 +72,13 @@ def kernel_key(kernel: object) -> tuple:
 
 def freeze(value: object) -> Hashable:
     """``value`` as a hashable key part (lists and arrays become tuples); raises TypeError if not."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, (list, tuple)):
+        if all(type(v) in _SCALARS for v in value):
+            return tuple(value)
         return tuple(freeze(v) for v in value)
     if isinstance(value, np.ndarray):
         return ("array", _array_key(value))
     hash(value)
-    return value  # type: ignore[return-value]
+    return value

@@ -56,11 +56,11 @@ CALLS = _lru.LRU(256)
 
 def _call_key(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> Hashable | None:
     """The cache key of a call, or None when an argument is not hashable (then: no caching)."""
-    output = args[-3]
+    mode, cval, origin, axes, output, method, flip = args
     out = ("array", output.shape, output.dtype.str) if isinstance(output, np.ndarray) else output
     try:
-        return (x.shape, x.dtype.str, _lru.kernel_key(kernel), _lru.freeze(args[:-3]), out,
-                args[-2], args[-1])
+        return (x.shape, x.dtype.str, _lru.kernel_key(kernel), mode, _lru.freeze(cval),
+                _lru.freeze(origin), _lru.freeze(axes), out, method, flip)
     except TypeError:
         return None
 

@@ -45,6 +45,9 @@ from .filtering import correlate, correlate_separable, filter_separable
 _SCIPY_MODES = {"grid-mirror": "reflect", "grid-constant": "constant", "grid-wrap": "wrap"}
 
 
+_SCALARS = frozenset((int, float, type(None)))
+
+
 def _output(x: np.ndarray, output: Any) -> Any:
     """scipy's rule: without ``output``, integer input returns its own dtype (rounded, saturated)."""
     if output is None and x.dtype.kind in "iu":
@@ -58,7 +61,9 @@ def _mode(mode: object) -> object:
 
 def _per_axis(value: Any, count: int, name: str) -> list[Any]:
     """A scalar repeated, or a sequence of exactly ``count`` values (scipy's rule)."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+    if type(value) in _SCALARS or isinstance(value, (str, bytes)):
+        return [value] * count
+    if not isinstance(value, (Sequence, np.ndarray)):
         return [value] * count
     values = list(value)
     if len(values) != count:
@@ -72,8 +77,34 @@ def _axes(input: np.ndarray, axes: object) -> list[int]:
     return list(_checks.normalize_axes(axes, input.ndim, None, what="the filter"))
 
 
-_IDENTITY = np.ones(1)
-_IDENTITY.setflags(write=False)
+def _constant(values: list[float]) -> np.ndarray:
+    weights = np.array(values, dtype=np.float64)
+    weights.setflags(write=False)
+    return weights
+
+
+_IDENTITY = _constant([1.0])
+_DERIVATIVE = _constant([-1.0, 0.0, 1.0])
+_SOBEL = _constant([1.0, 2.0, 1.0])
+_PREWITT = _constant([1.0, 1.0, 1.0])
+_KERNELS: dict[tuple[int, ...], SeparableKernel] = {}
+
+
+def _kernel(factors: list[np.ndarray]) -> SeparableKernel:
+    """The SeparableKernel of sepconv's own read-only factors, made once per tuple of factors.
+
+    Keyed by the factors' ids: an entry holds its factors, so their ids are not reused while it
+    lives, and a hit is checked by identity.
+    """
+    key = tuple(id(f) for f in factors)
+    kernel = _KERNELS.get(key)
+    if kernel is None or any(a is not b for a, b in zip(kernel.factors, factors)):
+        kernel = SeparableKernel(tuple(factors))
+        if not any(f.flags.writeable for f in factors):
+            if len(_KERNELS) > 512:
+                _KERNELS.clear()
+            _KERNELS[key] = kernel
+    return kernel
 
 
 def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: list[object],
@@ -86,17 +117,17 @@ def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: li
     output = _output(x, output)
     keep = [i for i, f in enumerate(factors) if not (f.size == 1 and f[0] == 1 and origins[i] == 0)]
     if not keep:  # nothing to filter: scipy copies the input into the output
-        return filter_separable(x, SeparableKernel((_IDENTITY,)), axes=0, mode="reflect",
+        return filter_separable(x, _kernel([_IDENTITY]), axes=0, mode="reflect",
                                 cval=0.0, origin=0, output=output)
     factors, axes = [factors[i] for i in keep], [axes[i] for i in keep]
     modes, origins = [_mode(modes[i]) for i in keep], [origins[i] for i in keep]
     same = all(m == modes[0] for m in modes)
     if same and not (modes[0] in ("constant", "zeros") and float(cval) != 0.0 and len(keep) > 1):
-        return filter_separable(x, SeparableKernel(tuple(factors)), axes=axes, mode=modes[0],
+        return filter_separable(x, _kernel(factors), axes=axes, mode=modes[0],
                                 cval=cval, origin=origins, output=output)
     for i, (f, axis, mode, origin) in enumerate(zip(factors, axes, modes, origins)):
         last = i == len(factors) - 1
-        x = filter_separable(x, SeparableKernel((f,)), axes=axis, mode=mode, cval=cval,
+        x = filter_separable(x, _kernel([f]), axes=axis, mode=mode, cval=cval,
                              origin=origin, output=output if last else None)
     return x
 
@@ -189,13 +220,13 @@ def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "r
                       output)
 
 
-def _gradient(input: Any, axis: int, smooth: list[float], output: Any, mode: Any,
+def _gradient(input: Any, axis: int, smooth: np.ndarray, output: Any, mode: Any,
               cval: float) -> np.ndarray:
     x = np.asarray(input)
     (axis,) = _axes(x, [axis])
     # scipy's order: the derivative first, then the smoothing along the other axes
     ax = [axis] + [a for a in range(x.ndim) if a != axis]
-    factors = [np.array([-1.0, 0.0, 1.0])] + [np.array(smooth)] * (x.ndim - 1)
+    factors = [_DERIVATIVE] + [smooth] * (x.ndim - 1)
     modes = _per_axis(mode, x.ndim, "mode")
     return _separable(x, factors, ax, [modes[a] for a in ax], cval, [0] * x.ndim, output)
 
@@ -203,13 +234,13 @@ def _gradient(input: Any, axis: int, smooth: list[float], output: Any, mode: Any
 def sobel(input: Any, axis: int = -1, output: Any = None, mode: Any = "reflect",
           cval: float = 0.0) -> np.ndarray:
     """Sobel derivative along ``axis``, [1, 2, 1] smoothing along the others (scipy's ``sobel``)."""
-    return _gradient(input, axis, [1.0, 2.0, 1.0], output, mode, cval)
+    return _gradient(input, axis, _SOBEL, output, mode, cval)
 
 
 def prewitt(input: Any, axis: int = -1, output: Any = None, mode: Any = "reflect",
             cval: float = 0.0) -> np.ndarray:
     """Prewitt derivative along ``axis``, [1, 1, 1] along the others (scipy's ``prewitt``)."""
-    return _gradient(input, axis, [1.0, 1.0, 1.0], output, mode, cval)
+    return _gradient(input, axis, _PREWITT, output, mode, cval)
 
 
 def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "reflect",
