@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks, kernels
-from ._errors import bad_argument
+from ._errors import SepconvError, bad_argument
 from .decompose import LowRankKernel, SeparableKernel
 from .filtering import correlate, correlate_separable, filter_separable
 
@@ -67,13 +67,40 @@ def _per_axis(value: Any, count: int, name: str) -> list[Any]:
         return [value] * count
     values = list(value)
     if len(values) != count:
-        raise bad_argument(name, f"one value or {count} (one per filtered axis)", value,
-                           f"give a single {name} or one per axis")
+        raise _like_scipy(RuntimeError, bad_argument(
+            name, f"one value or {count} (one per filtered axis)", value,
+            f"give a single {name} or one per axis (scipy: sequence argument must have length "
+            "equal to input rank)"))
     return values
+
+
+class _TypeError(SepconvError, TypeError):
+    """A SepconvError that scipy.ndimage raises as a TypeError (code catching either works)."""
+
+
+class _RuntimeError(SepconvError, RuntimeError):
+    """A SepconvError that scipy.ndimage raises as a RuntimeError."""
+
+
+def _like_scipy(kind: type, error: SepconvError) -> SepconvError:
+    """``error`` as a class that is both a SepconvError and the exception scipy raises."""
+    cls = {TypeError: _TypeError, RuntimeError: _RuntimeError}[kind]
+    return cls(*error.args)
 
 
 def _axes(input: np.ndarray, axes: object) -> list[int]:
     """scipy's ``axes``: None means every axis; negative axes count from the end."""
+    if axes is not None:
+        seq = axes if isinstance(axes, (Sequence, np.ndarray)) else (axes,)
+        if any(isinstance(a, (float, np.floating)) for a in seq):
+            raise _like_scipy(TypeError, bad_argument(
+                "axes", "integers", axes, "float axes cannot be interpreted as an integer"))
+        ndim = input.ndim
+        if any(isinstance(a, (int, np.integer)) and not -ndim <= a < ndim for a in seq):
+            raise bad_argument("axes", f"axes in range [-{ndim}, {ndim})", axes,
+                               "an axis is out of range: name existing input axes")
+        if len({int(a) % ndim for a in seq if isinstance(a, (int, np.integer))}) != len(seq):
+            raise bad_argument("axes", "distinct axes", axes, "axes must be unique: name each once")
     return list(_checks.normalize_axes(axes, input.ndim, None, what="the filter"))
 
 
