@@ -82,7 +82,7 @@ class _RuntimeError(SepconvError, RuntimeError):
     """A SepconvError that scipy.ndimage raises as a RuntimeError."""
 
 
-def _like_scipy(kind: type, error: SepconvError) -> SepconvError:
+def _like_scipy(kind: type[Exception], error: SepconvError) -> SepconvError:
     """``error`` as a class that is both a SepconvError and the exception scipy raises."""
     cls = {TypeError: _TypeError, RuntimeError: _RuntimeError}[kind]
     return cls(*error.args)
