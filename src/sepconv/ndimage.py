@@ -20,12 +20,19 @@ The documented differences, all sepconv's dtype rules (DESIGN.md):
   clips them to 0; ask for ``output=np.int16`` or ``np.float32`` to keep the sign).
 
 The core functions (``sepconv.correlate`` ...) keep their own rule: integer input gives float32.
+Integer output goes through the core's ``output=`` dtype, so it is produced the same way.
+
+With ``mode='constant'`` and a non-zero ``cval`` these filters pad every pass with ``cval``, as
+scipy's sequence of 1-D filters does (sepconv's own ``correlate_separable`` pads later passes with
+the constant filtered so far, which equals the dense kernel); that case runs one pass at a time.
 
 >>> import numpy as np
 >>> from sepconv import ndimage
 >>> ndimage.uniform_filter1d(np.array([2.0, 8, 0, 4, 1, 9, 9, 0]), size=3)
 array([4.        , 3.33333333, 4.        , 1.66666667, 4.66666667, 6.33333333,
        6.        , 3.        ])
+>>> ndimage.uniform_filter1d(np.array([2, 8, 0, 4, 1, 9, 9, 0], dtype=np.uint8), size=3)
+array([4, 3, 4, 2, 5, 6, 6, 3], dtype=uint8)
 """
 
 from __future__ import annotations
