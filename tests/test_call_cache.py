@@ -86,3 +86,15 @@ def test_calls_from_many_threads_agree(rng):
     for t in threads:
         t.join()
     assert errors == [] and filtering.CALLS.hits > 0
+
+
+def test_lists_of_numbers_are_converted_once(rng):
+    x = rng.random((10, 11))
+    filtering._CONVERTED.clear()
+    for weights in ([[1, 2, 1], [-1, 0, 1]], [[1.0, 2.0, 1.0], [-1.0, 0.0, 1.0]]):
+        got = sepconv.correlate_separable(x, weights)
+        np.testing.assert_allclose(got, sp.correlate(x, np.outer([1, 2, 1], [-1, 0, 1])),
+                                   atol=1e-12)
+    assert (filtering._CONVERTED.misses, filtering._CONVERTED.hits) == (1, 1)
+    with pytest.raises(sepconv.SepconvError, match="kernels_1d"):
+        sepconv.correlate_separable(x, [])

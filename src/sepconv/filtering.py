@@ -136,7 +136,25 @@ def convolve(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: 
                    output=output, method=method, flip=True)
 
 
+#: 1-D kernels given as lists of numbers, converted once (the objects hold their own arrays)
+_CONVERTED = _lru.LRU(128)
+
+
 def _separable_object(kernels_1d: object) -> SeparableKernel:
+    """The validated SeparableKernel; plain nested lists of numbers are converted once."""
+    if isinstance(kernels_1d, list) and all(
+            isinstance(k, (list, tuple)) and all(type(v) in (int, float) for v in k)
+            for k in kernels_1d):
+        key = tuple(tuple(k) for k in kernels_1d)
+        kernel = _CONVERTED.get(key)
+        if kernel is None:
+            kernel = _convert_separable(kernels_1d)
+            _CONVERTED.put(key, kernel)
+        return kernel
+    return _convert_separable(kernels_1d)
+
+
+def _convert_separable(kernels_1d: object) -> SeparableKernel:
     if isinstance(kernels_1d, SeparableKernel):
         return _request.kernel_object(kernels_1d)  # type: ignore[return-value]
     if isinstance(kernels_1d, np.ndarray) and kernels_1d.ndim == 1:
