@@ -83,3 +83,21 @@ def test_dtypes_and_errors(rng):
         sepconv.depthwise(x, rng.random((7, 7, 2, 1)))
     with pytest.raises(sepconv.SepconvError, match="did you mean 'same'"):
         sepconv.depthwise(x, rng.random((3, 3, 2, 1)), mode="sam")
+
+
+@pytest.mark.parametrize("fn", ["depthwise", "depthwise_separable"])
+def test_depth_multiplier_is_the_same_keyword_everywhere(rng, fn):
+    x = rng.standard_normal((9, 8, 3))
+    dw = rng.standard_normal((3, 3, 3, 2))
+    pw = rng.standard_normal((6, 4))
+    args = (x, dw) if fn == "depthwise" else (x, dw, pw)
+    call = getattr(sepconv, fn)
+    np.testing.assert_array_equal(call(*args, depth_multiplier=2), call(*args))
+    with pytest.raises(sepconv.SepconvError, match=r"depth_multiplier.*\b2\b.*depth_multiplier=3"):
+        call(*args, depth_multiplier=3)
+    with pytest.raises(sepconv.SepconvError, match="depth_multiplier"):
+        call(*args, depth_multiplier=0)
+    # the cost model takes the same keyword and agrees with the computed shape
+    cost = sepconv.cost.depthwise_separable((9, 8, 3), 3, 4, depth_multiplier=2)
+    assert cost.depthwise.output_shape == sepconv.depthwise(x, dw).shape
+    assert cost.output_shape == sepconv.depthwise_separable(x, dw, pw).shape

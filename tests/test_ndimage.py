@@ -104,17 +104,55 @@ def test_gaussian_laplace_mode_sequence_and_radius(image):
     _same(sc.gaussian_laplace(image, 1.0, **kw), sp.gaussian_laplace(image, 1.0, **kw))
 
 
-def test_float32_and_integer_inputs_follow_sepconv_dtypes(rng):
+def test_float32_and_integer_inputs_follow_scipy_output_dtypes(rng):
     x = rng.random((30, 40)).astype(np.float32)
     got = sc.gaussian_filter(x, 2.0)
     assert got.dtype == np.float32
     _same(got, sp.gaussian_filter(x.astype(np.float64), 2.0), atol=2e-6)
     u = (rng.random((30, 40)) * 255).astype(np.uint8)
+    exact = sp.uniform_filter(u.astype(np.float64), 3)
+    assert sc.uniform_filter(u, 3).dtype == sp.uniform_filter(u, 3).dtype == np.uint8
+    assert sc.uniform_filter1d(u, 3).dtype == np.uint8
     got = sc.uniform_filter(u, 3)
-    assert got.dtype == np.float32  # scipy would return uint8, truncated
-    _same(got, sp.uniform_filter(u.astype(np.float64), 3), atol=1e-4)
-    rounded = sc.uniform_filter(u, 3, output=np.uint8)
-    np.testing.assert_array_equal(rounded, np.rint(sp.uniform_filter(u.astype(np.float64), 3)))
+    # rounded half to even once per call (scipy truncates each pass): within 1 of the exact value
+    np.testing.assert_array_equal(got, np.rint(exact))
+    assert np.abs(got.astype(int) - sp.uniform_filter(u, 3)).max() <= 1
+    _same(sc.uniform_filter(u, 3, output=np.float32), exact, atol=1e-4)
+    # the core functions keep their own rule: integer input gives float32
+    assert sepconv.correlate_separable(u, [[1, 2, 1], [1, 2, 1]]).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.int64])
+@pytest.mark.parametrize("name", ["gaussian_filter", "uniform_filter", "sobel", "prewitt",
+                                  "gaussian_laplace", "correlate1d", "gaussian_filter1d"])
+def test_integer_input_returns_its_dtype_rounded_and_saturated(rng, dtype, name):
+    info = np.iinfo(dtype)
+    lo, hi = max(info.min, -300), min(info.max, 300)
+    x = rng.integers(lo, hi, (11, 12), endpoint=True).astype(dtype)
+    args = {"gaussian_filter": (1.2,), "uniform_filter": (3,), "sobel": (0,), "prewitt": (1,),
+            "gaussian_laplace": (1.0,), "correlate1d": ([1.0, -2.5, 1.5],),
+            "gaussian_filter1d": (0.8,)}[name]
+    got = getattr(sc, name)(x, *args)
+    assert got.dtype == getattr(sp, name)(x, *args).dtype == dtype
+    exact = getattr(sp, name)(x.astype(np.float64), *args)
+    want = np.clip(np.rint(exact), info.min, info.max)
+    # computed in float32: a value within float32 rounding of .5 may round the other way
+    assert np.abs(got.astype(np.float64) - want).max() <= (1 if x.dtype.itemsize < 4 else 2)
+    np.testing.assert_array_equal(getattr(sc, name)(x, *args, output=np.float64).dtype, np.float64)
+
+
+def test_size_and_sigma_zero_or_one_are_the_identity_like_scipy(rng, volume):
+    u = rng.integers(0, 255, (9, 10), dtype=np.uint8)
+    for size in (0, 1, (1, 0)):
+        got = sc.uniform_filter(u, size)
+        np.testing.assert_array_equal(got, sp.uniform_filter(u, size))
+        assert got.dtype == np.uint8 and got is not u
+    _same(sc.uniform_filter(volume, (0, 3, 1)), sp.uniform_filter(volume, (0, 3, 1)))
+    _same(sc.uniform_filter(volume, (2, 1, 4), mode=("wrap", "nearest", "mirror")),
+          sp.uniform_filter(volume, (2, 1, 4), mode=("wrap", "nearest", "mirror")))
+    np.testing.assert_array_equal(sc.gaussian_filter(u, 0), sp.gaussian_filter(u, 0))
+    _same(sc.gaussian_filter(volume, (0, 1.5, 0), order=(1, 1, 0)),
+          sp.gaussian_filter(volume, (0, 1.5, 0), order=(1, 1, 0)))
 
 
 def test_output_array_is_filled(image):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _lru
 from ._errors import NotSeparableError, bad_argument
 from .decompose import LowRankKernel, SeparableKernel, decompose, factorize, rank
 
@@ -50,6 +51,10 @@ _FFT = 1.33
 
 # dtypes the engine reads directly; others are converted once (see _engine_input)
 _ENGINE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.uint8, np.uint16, np.int16))
+
+
+#: plans by (kernel bytes, method, dtype, shape class, integer output); see make_plan
+PLANS = _lru.LRU(256)
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,7 +135,26 @@ def make_plan(kernel: Kernel, method: str, dtype: np.dtype, *,
 
     ``shape`` (the input's) and ``axes`` (the filtered ones, default: the last ``kernel.ndim``)
     let 'auto' weigh the FFT, which it never picks for ``integer_output``.
+
+    Plans are cached (``PLANS``, an LRU safe under threads) by the kernel's bytes, the method,
+    the dtype and, only where 'auto' may pick the FFT, the input's shape and axes: a plan for a
+    dense kernel costs an SVD, a cached one a dictionary look-up. A plan owns its weights (cast
+    copies), so a kernel changed in place later never changes a cached plan.
     """
+    fft_possible = method == "auto" and shape is not None and not integer_output
+    where = (tuple(shape), None if axes is None else tuple(axes)) if fft_possible else None  # type: ignore[arg-type]
+    key = (_lru.kernel_key(kernel), method, np.dtype(dtype).str, where, integer_output)
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = _make_plan(kernel, method, dtype, shape=shape, axes=axes,
+                          integer_output=integer_output)
+        PLANS.put(key, plan)
+    return plan
+
+
+def _make_plan(kernel: Kernel, method: str, dtype: np.dtype, *,
+               shape: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+               integer_output: bool = False) -> Plan:
     dense = np.asarray(kernel.dense() if not isinstance(kernel, np.ndarray) else kernel)
     kshape = dense.shape
     dense = dense.astype(dtype)

@@ -83,8 +83,11 @@ def depthwise(input: object, kernels: object, *, depth_multiplier: int | None = 
         k = k[..., None]
     ks, c, m = k.shape[:-2], k.shape[-2], k.shape[-1]
     if depth_multiplier is not None and _checks.require_int(depth_multiplier, "depth_multiplier") != m:
-        raise bad_argument("depth_multiplier", f"{m} (the kernels' last axis)", depth_multiplier,
-                           "drop depth_multiplier= or reshape the kernels to (*k, C, m)")
+        raise bad_argument(
+            "depth_multiplier", f"{m}, the last axis of kernels of shape {k.shape} (*k, C, m)",
+            f"depth_multiplier={depth_multiplier}",
+            f"pass depth_multiplier={m}, drop it, or give kernels of shape "
+            f"{(*ks, c, depth_multiplier)}")
     if x.shape[-1] != c:
         raise bad_argument("input", f"{c} channels in the last axis (the kernels' C)",
                            f"shape {x.shape}", "pass channels-last input (H, W, C)")
@@ -124,13 +127,18 @@ def pointwise(input: object, weights: object, *, bias: object = None) -> np.ndar
 
 
 def depthwise_separable(input: object, depthwise_kernels: object, pointwise_weights: object, *,
-                        bias: object = None, mode: str = "valid", stride: int | Sequence[int] = 1,
+                        depth_multiplier: int | None = None, bias: object = None,
+                        mode: str = "valid", stride: int | Sequence[int] = 1,
                         cval: float = 0.0) -> np.ndarray:
-    """Depthwise then pointwise, with no bias or activation between them (Keras semantics)."""
+    """Depthwise then pointwise, with no bias or activation between them (Keras semantics).
+
+    ``depth_multiplier`` is read from ``depthwise_kernels`` (``(*k, C, m)``) and, if given,
+    checked against it, as in :func:`depthwise`.
+    """
     x = _checks.as_input(input)
     dtype = _checks.compute_dtype(x.dtype, None)
-    mid = depthwise(x.astype(dtype, copy=False), depthwise_kernels, mode=mode, stride=stride,
-                    cval=cval)
+    mid = depthwise(x.astype(dtype, copy=False), depthwise_kernels,
+                    depth_multiplier=depth_multiplier, mode=mode, stride=stride, cval=cval)
     out = pointwise(mid, pointwise_weights, bias=bias)
     return out.astype(_checks.result_dtype(x.dtype), copy=False)
 

@@ -25,27 +25,58 @@ A ``dask.array.Array`` input gives a lazy dask array, filtered chunk by chunk wi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from . import _checks, _plan, _request
+from . import _checks, _lru, _plan, _request
 from ._errors import SepconvError, bad_argument
 from .decompose import LowRankKernel, SeparableKernel
 
 KernelLike = np.ndarray | SeparableKernel | LowRankKernel | Sequence
 
 
-def _run(x: np.ndarray, request: _request.Request) -> np.ndarray:
-    """Plan and execute a validated request on a NumPy array."""
+class _Prepared(NamedTuple):
+    """What a call needs once validated and planned (cached per call signature in ``CALLS``)."""
+
+    plan: _plan.Plan
+    axes: tuple[int, ...]
+    origins: tuple[int, ...]
+    mode: str
+    cval: float
+    dtype: np.dtype
+    final: np.dtype
+
+
+#: validated, planned calls by (input shape and dtype, kernel bytes, every argument): a repeated
+#: call on an image of the same shape skips validation and planning (an LRU, safe under threads)
+CALLS = _lru.LRU(256)
+
+
+def _call_key(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> Hashable | None:
+    """The cache key of a call, or None when an argument is not hashable (then: no caching)."""
+    mode, cval, origin, axes, output, method, flip = args
+    out = ("array", output.shape, output.dtype.str) if isinstance(output, np.ndarray) else output
+    try:
+        return (x.shape, x.dtype.str, _lru.kernel_key(kernel), mode, _lru.freeze(cval),
+                _lru.freeze(origin), _lru.freeze(axes), out, method, flip)
+    except TypeError:
+        return None
+
+
+def _prepare(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> _Prepared | np.ndarray:
+    """Validate and plan a call; an empty input gives its (empty) result at once."""
+    mode, cval, origin, axes, output, method, flip = args
+    request = _request.validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin,
+                                axes=axes, output=output, method=method, flip=flip)
     if x.size == 0 or 0 in request.out_shape:
         empty = np.zeros(request.out_shape, dtype=request.dtype)
         return _checks.store(empty, request.final, request.target)
     plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=x.shape,
                            axes=request.axes, integer_output=request.final.kind in "iu")
-    result = _plan.execute(x, plan, request.axes, request.mode, request.cval, request.origins,
-                           request.dtype)
-    return _checks.store(result, request.final, request.target)
+    return _Prepared(plan, request.axes, request.origins, request.mode, request.cval,
+                     request.dtype, request.final)
 
 
 def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, origin: object,
@@ -56,9 +87,26 @@ def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, 
         return lazy.filter_array(input, kernel, mode=mode, cval=cval,  # type: ignore[arg-type, return-value]
                                  origin=origin, axes=axes, output=output, method=method, flip=flip)
     x = _checks.as_input(input)
-    request = _request.validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin, axes=axes,
-                        output=output, method=method, flip=flip)
-    return _run(x, request)
+    args = (mode, cval, origin, axes, output, method, flip)
+    key = _call_key(x, kernel, args)
+    prepared = CALLS.get(key) if key is not None else None
+    if prepared is None:
+        prepared = _prepare(x, kernel, args)
+        if isinstance(prepared, np.ndarray):
+            return prepared
+        if key is not None:
+            CALLS.put(key, prepared)
+    p = prepared
+    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype)
+    return _checks.store(result, p.final, output if isinstance(output, np.ndarray) else None)
+
+
+def filter_separable(input: object, kernel: SeparableKernel, *, axes: object, mode: object,
+                     cval: object, origin: object, output: object) -> np.ndarray:
+    """:func:`correlate_separable` for a kernel made by sepconv itself (finite float factors,
+    e.g. ``sepconv.ndimage``'s cached Gaussians): the factors' checks are skipped."""
+    return _filter(input, kernel, mode=mode, cval=cval, origin=origin, axes=axes, output=output,
+                   method="separable", flip=False)
 
 
 def correlate(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: float = 0.0,
@@ -88,7 +136,25 @@ def convolve(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: 
                    output=output, method=method, flip=True)
 
 
+#: 1-D kernels given as lists of numbers, converted once (the objects hold their own arrays)
+_CONVERTED = _lru.LRU(128)
+
+
 def _separable_object(kernels_1d: object) -> SeparableKernel:
+    """The validated SeparableKernel; plain nested lists of numbers are converted once."""
+    if isinstance(kernels_1d, list) and all(
+            isinstance(k, (list, tuple)) and all(type(v) in (int, float) for v in k)
+            for k in kernels_1d):
+        key = tuple(tuple(k) for k in kernels_1d)
+        kernel = _CONVERTED.get(key)
+        if kernel is None:
+            kernel = _convert_separable(kernels_1d)
+            _CONVERTED.put(key, kernel)
+        return kernel
+    return _convert_separable(kernels_1d)
+
+
+def _convert_separable(kernels_1d: object) -> SeparableKernel:
     if isinstance(kernels_1d, SeparableKernel):
         return _request.kernel_object(kernels_1d)  # type: ignore[return-value]
     if isinstance(kernels_1d, np.ndarray) and kernels_1d.ndim == 1:

@@ -1,0 +1,84 @@
+"""A small thread-safe LRU cache and the byte keys of kernels (the per-call caches' parts).
+
+The plan cache (:func:`sepconv._plan.make_plan`) and the call cache of the public filters
+(:mod:`sepconv.filtering`) key on a kernel's bytes, never on its identity: a kernel array that
+the caller changes in place gets a new key, and a cached value never holds the caller's array.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from .decompose import LowRankKernel, SeparableKernel
+
+_MISSING = object()
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+class LRU:
+    """At most ``size`` entries; the least recently used goes first. Safe under threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        """The cached value, or None (values are never None)."""
+        with self._lock:
+            value = self._data.get(key, _MISSING)
+            if value is _MISSING:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def _array_key(a: np.ndarray) -> tuple:
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
+def kernel_key(kernel: object) -> tuple:
+    """A hashable key equal for kernels with the same kind, dtypes, shapes and values."""
+    if isinstance(kernel, SeparableKernel):
+        return ("separable", *(_array_key(f) for f in kernel.factors))
+    if isinstance(kernel, LowRankKernel):
+        return ("lowrank", *(kernel_key(t) for t in kernel.terms))
+    return ("dense", _array_key(np.asarray(kernel)))
+
+
+def freeze(value: object) -> Hashable:
+    """``value`` as a hashable key part (lists and arrays become tuples); raises TypeError if not."""
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, (list, tuple)):
+        if all(type(v) in _SCALARS for v in value):
+            return tuple(value)
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return ("array", _array_key(value))
+    hash(value)
+    return value

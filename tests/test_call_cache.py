@@ -1,0 +1,100 @@
+"""The per-call caches: plans by kernel bytes, validated calls by signature (issue 13 item 2)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import scipy.ndimage as sp
+
+import sepconv
+from sepconv import _lru, _plan, filtering
+from sepconv import ndimage as sc
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches():
+    _plan.PLANS.clear()
+    filtering.CALLS.clear()
+    yield
+
+
+def test_a_repeated_call_is_served_from_the_caches(rng):
+    x = rng.random((32, 32)).astype(np.float32)
+    kernel = rng.random((5, 5))  # a dense rank-5 kernel: planning runs an SVD
+    first = sepconv.correlate(x, kernel)
+    assert (filtering.CALLS.misses, filtering.CALLS.hits, _plan.PLANS.misses) == (1, 0, 1)
+    again = sepconv.correlate(x, kernel.tolist())  # same bytes, another object
+    assert (filtering.CALLS.hits, _plan.PLANS.misses) == (1, 1)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(again, sp.correlate(x.astype(np.float64), kernel), atol=1e-4)
+    # another image of another shape validates again but reuses the plan of that kernel
+    sepconv.correlate(x[:20], kernel, method="lowrank")
+    sepconv.correlate(x[:24], kernel, method="lowrank")
+    assert (filtering.CALLS.misses, _plan.PLANS.misses, _plan.PLANS.hits) == (3, 2, 1)
+
+
+def test_a_kernel_changed_in_place_is_a_new_kernel(rng):
+    x = rng.random((16, 16))
+    kernel = np.array([[1.0, 2.0, 1.0]])
+    before = sepconv.correlate(x, kernel, axes=(0, 1))
+    kernel[0, 1] = -5.0
+    after = sepconv.correlate(x, kernel, axes=(0, 1))
+    np.testing.assert_allclose(after, sp.correlate(x, kernel, mode="reflect"), atol=1e-12)
+    assert not np.allclose(before, after)
+
+
+def test_output_arrays_and_errors_are_never_cached(rng):
+    x = rng.random((8, 9))
+    for _ in range(2):
+        out = np.empty_like(x)
+        assert sepconv.correlate_separable(x, [[1, 2, 1], [1, 1]], output=out) is out
+        np.testing.assert_allclose(out, sp.correlate(x, np.outer([1, 2, 1], [1, 1])), atol=1e-12)
+        with pytest.raises(sepconv.SepconvError, match="origin"):
+            sepconv.correlate_separable(x, [[1, 2, 1], [1, 1]], origin=5)
+    assert filtering.CALLS.hits == 1
+
+
+def test_cache_keys_and_the_lru_bound():
+    cache = _lru.LRU(2)
+    for key in "abc":
+        cache.put(key, key.upper())
+    assert len(cache) == 2 and cache.get("a") is None and cache.get("c") == "C"
+    assert _lru.freeze([0, (1, 2)]) == (0, (1, 2))
+    with pytest.raises(TypeError):
+        _lru.freeze({"a": 1})
+    a = np.array([1.0, 2.0])
+    assert _lru.kernel_key(a) != _lru.kernel_key(a.astype(np.float32))
+    assert _lru.kernel_key(a) == _lru.kernel_key(np.array([1.0, 2.0]))
+
+
+def test_calls_from_many_threads_agree(rng):
+    images = [rng.random((24, 24 + i % 3)).astype(np.float32) for i in range(12)]
+    want = [sp.gaussian_filter(im.astype(np.float64), 1.0 + i % 2) for i, im in enumerate(images)]
+    errors = []
+
+    def work(i: int) -> None:
+        for _ in range(20):
+            got = sc.gaussian_filter(images[i], 1.0 + i % 2)
+            if not np.allclose(got, want[i], atol=1e-5):
+                errors.append(i)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(images))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and filtering.CALLS.hits > 0
+
+
+def test_lists_of_numbers_are_converted_once(rng):
+    x = rng.random((10, 11))
+    filtering._CONVERTED.clear()
+    for weights in ([[1, 2, 1], [-1, 0, 1]], [[1.0, 2.0, 1.0], [-1.0, 0.0, 1.0]]):
+        got = sepconv.correlate_separable(x, weights)
+        np.testing.assert_allclose(got, sp.correlate(x, np.outer([1, 2, 1], [-1, 0, 1])),
+                                   atol=1e-12)
+    assert (filtering._CONVERTED.misses, filtering._CONVERTED.hits) == (1, 1)
+    with pytest.raises(sepconv.SepconvError, match="kernels_1d"):
+        sepconv.correlate_separable(x, [])
