@@ -44,7 +44,7 @@ def _run(x: np.ndarray, request: _request.Request) -> np.ndarray:
     plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=x.shape,
                            axes=request.axes, integer_output=request.final.kind in "iu")
     result = _plan.execute(x, plan, request.axes, request.mode, request.cval, request.origins,
-                           request.dtype)
+                           request.dtype, final=request.final)
     return _checks.store(result, request.final, request.target)
 
 

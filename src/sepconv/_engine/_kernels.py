@@ -33,6 +33,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype as as_numpy_dtype
 
 # 'contract' lets LLVM fuse a*b+c into one FMA (one rounding instead of two); nothing else of
 # fast-math is on, so results stay deterministic and NaN/Inf propagate as in scipy.
@@ -290,22 +291,28 @@ def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0
     output row. With ``k_b == 1`` the first stage writes the output row directly. In place
     (``of`` aliasing ``xf``) only with ``k_a == 1`` and rows that fit the buffer, as the caller
     arranges: each row is fully summed into the buffer before its output row is written.
+
+    The compute dtype is the weights'. An integer ``of`` gets each row summed (all terms) in a
+    compute-dtype row, then rounded half to even and saturated into ``of`` (``_store_row``)
+    while the row is in L1: the arithmetic of a pixel is the float path's, rounded once.
     """
     M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
     terms, ka = wa.shape
     kb = wb.shape[1]
-    ring = np.empty(_ring_rows(xf, of, ka) * L, dtype=of.dtype)
+    ring = np.empty(_ring_rows(xf, wa, ka) * L, dtype=wa.dtype)
     held = np.full(ka, -1, dtype=np.int64)
-    buf = np.empty(tb.shape[0] * C, dtype=of.dtype)
+    buf = np.empty(tb.shape[0] * C, dtype=wa.dtype)
+    row = np.empty(_row_length(of, wa, Lout), dtype=wa.dtype)
     starts = np.empty(ka, dtype=np.int64)
-    wsel = np.empty(ka, dtype=of.dtype)
+    wsel = np.empty(ka, dtype=wa.dtype)
     hstarts = np.arange(kb) * C
     for q in range(q0, q1):
         a = q // n_a_out
         i = q - a * n_a_out
         for m in range(M):
             g = a * M + m
-            dest = of[obase[g] + i * o_row:obase[g] + i * o_row + Lout]
+            o = obase[g] + i * o_row
+            dest = _row_target(of, row, o, Lout)
             src, in_place = _source(xf, ring, held, g * (n_a_out + ka), xbase[g], x_row, ta, i, L)
             for r in range(terms):
                 count, outside = _select(ta, i, wa[r], in_place, xbase[g], x_row, L, starts, wsel)
@@ -321,6 +328,65 @@ def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0
                 # beyond the edge along b, the a-filtered image is the constant a-filtered
                 _pad(buf, tb, left, L // C, C, cval * np.sum(wa[r]))
                 _accumulate(dest, buf, hstarts, wb[r], kb, r > 0, 0.0)
+            _store_row(of, o, dest)
+
+
+def _writes_in_place(of, like):
+    """Compile-time rule: the output has the compute dtype, so rows are summed into it."""
+    return of.dtype == like.dtype
+
+
+def _row_length(of, like, length):  # stub for numba's overload
+    raise NotImplementedError
+
+
+def _row_target(of, row, start, length):  # stub for numba's overload
+    raise NotImplementedError
+
+
+def _store_row(of, start, row):  # stub for numba's overload
+    raise NotImplementedError
+
+
+@overload(_row_length)
+def _row_length_impl(of, like, length):
+    """Elements of the compute-dtype row an output row is summed in: none for a float output."""
+    count = 0 if _writes_in_place(of, like) else 1
+    return lambda of, like, length: length * count
+
+
+@overload(_row_target)
+def _row_target_impl(of, row, start, length):
+    """Where an output row is summed: the output itself, or the compute-dtype ``row``."""
+    if _writes_in_place(of, row):
+        return lambda of, row, start, length: of[start:start + length]
+    return lambda of, row, start, length: row[:length]
+
+
+@overload(_store_row)
+def _store_row_impl(of, start, row):
+    """Nothing for a float output; else ``of[start:] = saturate(rint(row))`` (NaN -> 0).
+
+    The limits are exact in the compute dtype for 8- and 16-bit outputs; wider ones are clipped
+    in float64 (float32 cannot hold 2**31 - 1).
+    """
+    if _writes_in_place(of, row):
+        return lambda of, start, row: None
+    info = np.iinfo(as_numpy_dtype(of.dtype))
+    wide = of.dtype.bitwidth > 16
+    work = types.float64 if wide else row.dtype
+    scalar = np.float64 if wide else as_numpy_dtype(row.dtype).type
+    lo, hi, to = scalar(info.min), scalar(info.max), of.dtype
+
+    def store(of, start, row):
+        dest = of[start:start + row.shape[0]]
+        for j in range(row.shape[0]):
+            v = np.rint(work(row[j]))
+            v = lo if v < lo else v
+            v = hi if v > hi else v
+            dest[j] = to(0) if v != v else to(v)
+
+    return store
 
 
 @_jit

@@ -40,10 +40,11 @@ def fused(x: np.ndarray, out: np.ndarray, a: int | None, b: int | None, wa: np.n
           parallel: bool) -> None:
     """``out = Σ_r (wa[r] along a) (wb[r] along b) ⋆ x``; ``a`` or ``b`` may be None (one axis).
 
-    ``wa``/``wb`` are (terms, k) arrays in the compute dtype. With ``a`` None the pass is in-place
-    safe (``out`` may be ``x``).
+    ``wa``/``wb`` are (terms, k) arrays in the compute dtype; ``out`` has that dtype or is an
+    integer array (rounded and saturated row by row). With ``a`` None the pass is in-place safe
+    (``out`` may be ``x``).
     """
-    dtype = out.dtype
+    dtype = (wa if wa is not None else wb).dtype  # type: ignore[union-attr]
     row_axis = b if b is not None else (a if a is not None else 0) + 1
     x = readable(x, row_axis)
     lead = list(range(a if a is not None else row_axis))
