@@ -57,7 +57,8 @@ def run_bands(band: Callable[..., Any], args: tuple, items: int, threads: int) -
 
     The range is cut into ``_CHUNKS_PER_THREAD`` chunks per thread, which the threads take in
     order from a shared counter: a thread the OS preempts (the cores are shared) holds up at
-    most one chunk instead of a whole 1/threads of the work. The calling thread works too.
+    most one chunk instead of a whole 1/threads of the work. The calling thread works too, and
+    does not wait for a helper that had not started when the chunks ran out.
     """
     if threads == 1:
         band(*args, 0, items)
@@ -75,4 +76,7 @@ def run_bands(band: Callable[..., Any], args: tuple, items: int, threads: int) -
         work()
     finally:
         for future in futures:
-            future.result()
+            # a helper the OS has not started yet (the cores are shared) is not waited for:
+            # its chunks are done; cancelling it saves a wake-up of ~0.1 ms (512² images)
+            if not future.cancel():
+                future.result()
