@@ -28,7 +28,9 @@ def _native(x: np.ndarray) -> np.ndarray:
 
 def _target(out: np.ndarray) -> np.ndarray:
     """``out`` itself when the kernels can write its rows, else a contiguous scratch array."""
-    return out if _layout.rows_contiguous(out, 0) else np.empty(out.shape, dtype=out.dtype)
+    if (out.flags.c_contiguous and out.dtype.isnative) or _layout.rows_contiguous(out, 0):
+        return out
+    return np.empty(out.shape, dtype=out.dtype)
 
 
 def _sorted(axes: list[int], *lists: list) -> list[list]:
