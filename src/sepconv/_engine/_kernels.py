@@ -106,6 +106,9 @@ def _accumulate(dest, src, starts, wts, count, add, bias):
         for j in range(n):
             dest[j] = dest[j] + bias if add else bias
         return
+    if not add and 4 < count <= 8:  # k = 5..8: one sweep (k = 7 rows ~15% faster than 3 + 4)
+        _sweep_wide(dest, src, starts, wts, count, bias)
+        return
     m = count - 4 * ((count - 1) // 4)
     if add:  # rare (low-rank terms after the first, N-D direct): leftovers one by one
         for t in range(m):
@@ -138,6 +141,37 @@ def _sweep8(dest, src, starts, wts, t):
     for j in range(n):
         dest[j] += ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + (
             (w4 * r4[j] + w5 * r5[j]) + (w6 * r6[j] + w7 * r7[j]))
+
+
+@_inline
+def _sweep_wide(dest, src, starts, wts, m, bias):
+    """``dest = bias + Σ`` of taps ``0 .. m-1`` for m = 5..8, in one write-only sweep."""
+    n = dest.shape[0]
+    s0, s1, s2, s3, s4 = starts[0], starts[1], starts[2], starts[3], starts[4]
+    s5 = starts[5] if m > 5 else s0
+    s6 = starts[6] if m > 6 else s0
+    s7 = starts[7] if m > 7 else s0
+    r0, r1, r2, r3 = src[s0:s0 + n], src[s1:s1 + n], src[s2:s2 + n], src[s3:s3 + n]
+    r4, r5, r6, r7 = src[s4:s4 + n], src[s5:s5 + n], src[s6:s6 + n], src[s7:s7 + n]
+    w0, w1, w2, w3, w4 = wts[0], wts[1], wts[2], wts[3], wts[4]
+    w5 = wts[5] if m > 5 else w0
+    w6 = wts[6] if m > 6 else w0
+    w7 = wts[7] if m > 7 else w0
+    if m == 8:
+        for j in range(n):
+            dest[j] = bias + ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + (
+                (w4 * r4[j] + w5 * r5[j]) + (w6 * r6[j] + w7 * r7[j]))
+    elif m == 7:
+        for j in range(n):
+            dest[j] = bias + ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + (
+                (w4 * r4[j] + w5 * r5[j]) + w6 * r6[j])
+    elif m == 6:
+        for j in range(n):
+            dest[j] = bias + ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + (
+                w4 * r4[j] + w5 * r5[j])
+    else:
+        for j in range(n):
+            dest[j] = bias + ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + w4 * r4[j]
 
 
 @_inline
