@@ -8,8 +8,8 @@ the per-round ratio sepconv time ÷ peer time (below 1: sepconv is faster). Open
 with 2 threads (``cv2.setNumThreads`` outside the timed call) and its better time of the round
 counts. Writes docs/benchmarks/workloads.json and .md (run by ``make bench`` via run_all.py).
 
-    python benchmarks/workloads.py            # 7 rounds (~25 min on 2 shared cores)
-    python benchmarks/workloads.py --quick    # the same grid, 3 rounds, slow peers once (~10 min)
+    python benchmarks/workloads.py            # 9 rounds (~15 min on 2 shared cores)
+    python benchmarks/workloads.py --quick    # the same grid, 5 rounds, slow peers once (~6 min)
 """
 
 from __future__ import annotations
@@ -283,13 +283,13 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="3 rounds, slow peers once: the whole grid in ~10 minutes")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
+                        help="5 rounds, slow peers once: the whole grid in ~5-10 minutes")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds")
     parser.add_argument("--json", type=Path, default=ROOT / "docs/benchmarks/workloads.json")
     args = parser.parse_args(argv)
     import numba
 
-    rounds, slow = (3, 1) if args.quick else (args.rounds, 3)
+    rounds, slow = (5, 1) if args.quick else (args.rounds, 3)
     env = environment()  # before the run: the load is the machine's, not ours
     cells = run_grid(rounds, slow, SIZES)
     result = {"environment": env, "threads": numba.get_num_threads(), "rounds": rounds,

@@ -340,6 +340,8 @@ def bands(monkeypatch):
 
     calls: list[tuple[str, int, int]] = []
     original = _threads.run_bands
+    monkeypatch.setattr(_threads, "_busy_until", 0.0)  # not after a straggling helper
+    monkeypatch.setattr(_threads, "_note_waiting", lambda waited, mine: None)
 
     def spy(band, args, items, threads):
         calls.append((band.__name__ if hasattr(band, "__name__") else str(band), items, threads))
@@ -379,3 +381,20 @@ def _available() -> int:
     from sepconv._engine import _threads
 
     return _threads._available_cpus()
+
+
+def test_late_helpers_keep_mid_size_calls_on_one_thread(monkeypatch):
+    import numba
+
+    from sepconv._engine import _threads
+
+    if min(numba.get_num_threads(), _threads._available_cpus()) < 2:
+        pytest.skip("one CPU")
+    monkeypatch.setattr(_threads, "_busy_until", 0.0)
+    assert _threads.thread_count(True, 1000, 1 << 22) == 2
+    _threads._note_waiting(0.01, 0.001)  # the caller waited 10x its own share for a helper
+    assert _threads.thread_count(True, 1000, 1 << 22) == 1
+    assert _threads.thread_count(True, 1000, 1 << 27) >= 2  # large calls keep their threads
+    monkeypatch.setattr(_threads, "_busy_until", 0.0)
+    _threads._note_waiting(0.0001, 0.001)  # a helper finishing its last chunk is normal
+    assert _threads.thread_count(True, 1000, 1 << 22) == 2

@@ -8,14 +8,17 @@ parfor variant) and needs no numba threading layer.
 How many threads: ``numba.get_num_threads()``, which users set with ``NUMBA_NUM_THREADS`` or
 ``numba.set_num_threads`` (it is thread-local, so a limit set inside a worker thread applies to
 that worker's calls), capped by the CPUs this process may run on and by the work: a band gets at
-least ``_MIN_WORK`` multiply-adds, since waking a thread costs ~20-50 µs. threadpoolctl limits
-OpenMP/BLAS libraries, which this pool is not; use ``numba.set_num_threads`` to limit sepconv.
+least ``_MIN_WORK`` multiply-adds, since waking a thread costs ~20-50 µs; and small or mid-size
+calls stay on one thread for a second after helpers were late (other processes hold the
+cores). threadpoolctl limits OpenMP/BLAS libraries, which this pool is not; use
+``numba.set_num_threads`` to limit sepconv.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +28,14 @@ _MIN_WORK = 1 << 19
 _CHUNKS_PER_THREAD = 8
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
+# Busy cores: when a helper thread kept the caller waiting longer than the caller's own share
+# took (the OS had given its core to another process), calls under _BUSY_WORK run on one thread
+# for _BUSY_SECONDS. A straggling helper costs a scheduler time slice (3-8 ms measured by
+# benchmarks/workloads.py on 2 shared cores: a 512² filter took 8 ms instead of 0.25), more than
+# a second thread saves below ~1080p-2048² (1.2 ms alone); larger calls keep their threads.
+_BUSY_WORK = 1 << 25
+_BUSY_SECONDS = 1.0
+_busy_until = 0.0
 
 
 def _available_cpus() -> int:
@@ -40,6 +51,8 @@ def thread_count(parallel: bool, items: int, work: int) -> int:
     import numba  # the engine is the only place numba is imported
 
     wanted = min(numba.get_num_threads(), _available_cpus())
+    if work < _BUSY_WORK and time.monotonic() < _busy_until:
+        return 1
     return max(1, min(wanted, items, work // _MIN_WORK))
 
 
@@ -72,11 +85,21 @@ def run_bands(band: Callable[..., Any], args: tuple, items: int, threads: int) -
             band(*args, edges[c], edges[c + 1])
 
     futures = [_executor().submit(work) for _ in range(threads - 1)]
+    start = time.monotonic()
     try:
         work()
     finally:
+        mine = time.monotonic() - start
         for future in futures:
             # a helper the OS has not started yet (the cores are shared) is not waited for:
             # its chunks are done; cancelling it saves a wake-up of ~0.1 ms (512² images)
             if not future.cancel():
                 future.result()
+        _note_waiting(time.monotonic() - start - mine, mine)
+
+
+def _note_waiting(waited: float, mine: float) -> None:
+    """After a threaded call: if helpers kept the caller waiting, the cores are busy."""
+    global _busy_until
+    if waited > max(mine, 1e-4):
+        _busy_until = time.monotonic() + _BUSY_SECONDS
