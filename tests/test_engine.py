@@ -391,10 +391,10 @@ def test_late_helpers_keep_mid_size_calls_on_one_thread(monkeypatch):
     if min(numba.get_num_threads(), _threads._available_cpus()) < 2:
         pytest.skip("one CPU")
     monkeypatch.setattr(_threads, "_busy_until", 0.0)
-    assert _threads.thread_count(True, 1000, 1 << 22) == 2
+    assert _threads.thread_count(True, 1000, 1 << 22) >= 2
     _threads._note_waiting(0.01, 0.001)  # the caller waited 10x its own share for a helper
     assert _threads.thread_count(True, 1000, 1 << 22) == 1
     assert _threads.thread_count(True, 1000, 1 << 27) >= 2  # large calls keep their threads
     monkeypatch.setattr(_threads, "_busy_until", 0.0)
     _threads._note_waiting(0.0001, 0.001)  # a helper finishing its last chunk is normal
-    assert _threads.thread_count(True, 1000, 1 << 22) == 2
+    assert _threads.thread_count(True, 1000, 1 << 22) >= 2

@@ -31,9 +31,10 @@ _pool_pid = -1
 # Busy cores: when a helper thread kept the caller waiting longer than the caller's own share
 # took (the OS had given its core to another process), calls under _BUSY_WORK run on one thread
 # for _BUSY_SECONDS. A straggling helper costs a scheduler time slice (3-8 ms measured by
-# benchmarks/workloads.py on 2 shared cores: a 512² filter took 8 ms instead of 0.25), more than
-# a second thread saves below ~1080p-2048² (1.2 ms alone); larger calls keep their threads.
-_BUSY_WORK = 1 << 25
+# benchmarks/workloads.py on 2 shared cores: a 512² filter took 8 ms instead of 0.25). One
+# thread won there (512² float32 k=3: 0.22 ms against 0.33, interleaved with OpenCV), and lost
+# from 1080p on (1.5 ms against 1.0), so calls from ~8M multiply-adds keep their threads.
+_BUSY_WORK = 1 << 23
 _BUSY_SECONDS = 1.0
 _busy_until = 0.0
 
