@@ -6,7 +6,8 @@ borders (OpenCV's default BORDER_REFLECT_101), plus a stack of 1000 32×32 image
 sepconv and its peers alternately in interleaved rounds; the figure is the median over rounds of
 the per-round ratio sepconv time ÷ peer time (below 1: sepconv is faster). OpenCV runs with 1 and
 with 2 threads (``cv2.setNumThreads`` outside the timed call) and its better time of the round
-counts. Writes docs/benchmarks/workloads.json and .md (run by ``make bench`` via run_all.py).
+counts; sepconv and OpenCV get one untimed call before each timing (warm caches for both).
+Writes docs/benchmarks/workloads.json and .md (run by ``make bench`` via run_all.py).
 
     python benchmarks/workloads.py            # 9 rounds (~15 min on 2 shared cores)
     python benchmarks/workloads.py --quick    # the same grid, 5 rounds, slow peers once (~6 min)
@@ -107,9 +108,17 @@ def _clock(fn: Fn, reps: int) -> float:
     return (time.perf_counter() - start) / reps
 
 
+def _warm_clock(fn: Fn, reps: int) -> float:
+    """One untimed call first: every function starts with its input in cache, whichever ran
+    before it (scipy and NumPy at 4096² flush the caches: a 1080p uint8 filter timed right
+    after them took 2x its warm time, which biased the grid against whoever ran first)."""
+    fn()
+    return _clock(fn, reps)
+
+
 def _cv_at(fn: Fn, threads: int, reps: int) -> float:
     cv2.setNumThreads(threads)  # outside the timed call
-    return _clock(fn, reps)
+    return _warm_clock(fn, reps)
 
 
 def time_cell(ours: Fn, peers: dict[str, Fn], rounds: int, slow_rounds: int) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def time_cell(ours: Fn, peers: dict[str, Fn], rounds: int, slow_rounds: int) -> 
     times: dict[str, list[float]] = {"ours": [], "opencv 1t": [], "opencv 2t": [],
                                      "scipy": [], "numpy": []}
     for r in range(rounds):
-        times["ours"].append(_clock(ours, reps["ours"]))
+        times["ours"].append(_warm_clock(ours, reps["ours"]))
         times["opencv 1t"].append(_cv_at(peers["opencv"], 1, reps["opencv"]))
         times["opencv 2t"].append(_cv_at(peers["opencv"], 2, reps["opencv"]))
         for name in ("scipy", "numpy"):
