@@ -101,8 +101,7 @@ def _filter_block(block: np.ndarray, *, plan: _plan.Plan, axes: tuple[int, ...],
     if edge_mode is not None and block_info is not None:
         block = _pad_edges(block, block_info[0], reach, edge_mode, cval, dtype)
     no_shift = (0,) * len(axes)  # the padding already carries the origin
-    result = _plan.execute(block, plan, axes, "valid", 0.0, no_shift, dtype, parallel=False,
-                           final=final)
+    result = _plan.execute(block, plan, axes, "valid", 0.0, no_shift, dtype, parallel=False)
     return _checks.store(result, final, None)
 
 
