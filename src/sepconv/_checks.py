@@ -183,8 +183,11 @@ def normalize_origins(origin: object, sizes: Sequence[int], mode: str) -> tuple[
 
 
 def compute_dtype(input_dtype: np.dtype, output_dtype: np.dtype | None) -> np.dtype:
-    """float64 if the input or the requested output is float64, else float32 (DESIGN.md)."""
+    """float64 if the input or the requested output is float64 or the input a 32- or 64-bit
+    integer, else float32 (DESIGN.md)."""
     if input_dtype == np.float64 or (output_dtype is not None and output_dtype == np.float64):
+        return np.dtype(np.float64)
+    if input_dtype.kind in "iu" and input_dtype.itemsize >= 4:  # float32 cannot hold 2**31 - 1
         return np.dtype(np.float64)
     if input_dtype.kind == "f" and input_dtype.itemsize > 8:
         return np.dtype(np.float64)
@@ -223,9 +226,13 @@ def output_spec(output: object, shape: tuple[int, ...]) -> tuple[np.dtype | None
 
 
 def store(result: np.ndarray, dtype: np.dtype | None, target: np.ndarray | None) -> np.ndarray:
-    """Cast the float result: integers round half to even and saturate (OpenCV's rule)."""
+    """Cast the float result: integers round half to even and saturate (OpenCV's rule).
+
+    A result already in ``dtype`` (the engine rounds integer outputs in its last pass) is
+    returned as is, or copied into ``target``.
+    """
     dtype = dtype if dtype is not None else result.dtype
-    if dtype.kind in "iu":
+    if dtype.kind in "iu" and result.dtype != dtype:
         info = np.iinfo(dtype)
         result = np.clip(np.rint(result), info.min, info.max)
         result = np.nan_to_num(result, nan=0.0)

@@ -51,6 +51,10 @@ _FFT = 1.33
 
 # dtypes the engine reads directly; others are converted once (see _engine_input)
 _ENGINE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.uint8, np.uint16, np.int16))
+# integer dtypes the engine's last pass rounds and saturates into (64-bit ones go through
+# _checks.store: float64 cannot hold their limits)
+_ENGINE_OUTPUTS = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.uint32,
+                                              np.int32))
 
 
 #: plans by (kernel bytes, method, dtype, shape class, integer output); see make_plan
@@ -230,11 +234,22 @@ def _output_shape(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str) -
     return shape
 
 
+def engine_output(method: str, dtype: np.dtype, final: np.dtype | None) -> np.dtype:
+    """The dtype the engine writes: ``final`` when its last pass can round into it, else
+    the compute ``dtype`` (``_checks.store`` converts afterwards: float16, 64-bit integers,
+    direct kernels)."""
+    if final is not None and final in _ENGINE_OUTPUTS and method in ("separable", "lowrank"):
+        return final
+    return dtype
+
+
 def _run_engine(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
-                origins: tuple[int, ...], dtype: np.dtype, parallel: bool, method: str) -> np.ndarray:
+                origins: tuple[int, ...], dtype: np.dtype, parallel: bool, method: str,
+                final: np.dtype | None) -> np.ndarray:
     from . import _engine  # loads numba on the first filter, not at import
 
-    out = np.empty(_output_shape(x, plan, axes, mode), dtype=dtype)
+    shape = _output_shape(x, plan, axes, mode)
+    out = np.empty(shape, dtype=engine_output(method, dtype, final))
     if method == "direct":
         _engine.correlate_direct(_engine_input(x, dtype), plan.dense, axes, mode, cval, origins,
                                  out, parallel=parallel)
@@ -266,10 +281,14 @@ def _run_fft(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: 
 
 
 def execute(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
-            origins: tuple[int, ...], dtype: np.dtype, *, parallel: bool = True) -> np.ndarray:
-    """Correlate ``x`` with the planned kernel along ``axes``; result in ``dtype``.
+            origins: tuple[int, ...], dtype: np.dtype, *, parallel: bool = True,
+            final: np.dtype | None = None) -> np.ndarray:
+    """Correlate ``x`` with the planned kernel along ``axes``, computing in ``dtype``.
 
-    ``parallel=False`` runs single-threaded kernels (dask chunks: dask owns the threads).
+    The result is in ``final`` where the engine writes it directly (integer outputs of the
+    separable and low-rank methods, rounded and saturated in the last pass), else in ``dtype``;
+    ``_checks.store`` finishes either. ``parallel=False`` runs single-threaded kernels (dask
+    chunks: dask owns the threads).
     """
     method = plan.method
     if method == "fft":
@@ -281,4 +300,4 @@ def execute(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: f
                 "use method='auto' (FFT would spread them over the whole result)",
             )
         method = plan.fallback
-    return _run_engine(x, plan, axes, mode, cval, origins, dtype, parallel, method)
+    return _run_engine(x, plan, axes, mode, cval, origins, dtype, parallel, method, final)

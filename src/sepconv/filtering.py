@@ -97,7 +97,7 @@ def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, 
         if key is not None:
             CALLS.put(key, prepared)
     p = prepared
-    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype)
+    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final)
     return _checks.store(result, p.final, output if isinstance(output, np.ndarray) else None)
 
 

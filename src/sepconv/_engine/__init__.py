@@ -5,8 +5,12 @@ call loads it, and compiled kernels are cached on disk (``cache=True``), so late
 the JIT. Contract (the caller has validated everything):
 
 * ``x``: N-D array of float32, float64, uint8, uint16 or int16, any strides; read in its dtype.
-* weights in the compute dtype (float32 or float64), the dtype of ``out``; ``out`` has the
-  output shape and is filled in place.
+* weights in the compute dtype (float32 or float64); ``out`` has the output shape and is
+  filled in place. It has the compute dtype, or (separable and low-rank kernels) an 8-, 16- or
+  32-bit integer dtype: the last pass sums each row in the compute dtype while it is in L1,
+  then rounds it half to even and saturates it (NaN -> 0, ±inf -> the limits). Passes before
+  the last write compute-dtype arrays; only a low-rank kernel over 3+ axes keeps a full-size
+  float sum, rounded at the end.
 * ``mode``: reflect, mirror, nearest, constant, wrap or valid (no padding; origins must be 0);
   scipy.ndimage's anchor rule ``out[i] = Σ_j w[j] · x_ext[i + j - k//2 - origin]``. With
   'constant', the image beyond each edge is the constant filtered by the passes already applied

@@ -4,6 +4,9 @@
   summed inside it, no temporaries);
 * three or more: the two innermost filtered axes fused (input -> ``out``), then each remaining
   axis in place in ``out`` (mode 'valid' shrinks the shape, so there each pass gets a new array).
+
+An integer ``out`` is written only by the last pass (rounded and saturated row by row); passes
+before it write compute-dtype arrays.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ def _native(x: np.ndarray) -> np.ndarray:
 
 def _target(out: np.ndarray) -> np.ndarray:
     """``out`` itself when the kernels can write its rows, else a contiguous scratch array."""
-    return out if _layout.rows_contiguous(out, 0) else np.empty(out.shape, dtype=out.dtype)
+    if (out.flags.c_contiguous and out.dtype.isnative) or _layout.rows_contiguous(out, 0):
+        return out
+    return np.empty(out.shape, dtype=out.dtype)
 
 
 def _sorted(axes: list[int], *lists: list) -> list[list]:
@@ -39,25 +44,45 @@ def _stack(terms: Sequence[Sequence[np.ndarray]], i: int, dtype: np.dtype) -> np
 
 def separable(x: np.ndarray, terms: Sequence[Sequence[np.ndarray]], axes: list[int], mode: str,
               cval: float, origins: list[int], out: np.ndarray, parallel: bool) -> None:
+    """Σ_r (outer product of ``terms[r]``) ⋆ x into ``out`` (compute dtype or an integer type)."""
     if x.size == 0 or out.size == 0:
         return
     x = _native(x)
+    dtype = np.asarray(terms[0][0]).dtype  # the compute dtype
     axes, origins, *terms = _sorted(axes, origins, *[list(t) for t in terms])
     target = _target(out)
     if len(axes) == 1:
-        _single(x, target, axes[0], _stack(terms, 0, out.dtype), mode, cval, origins[0], parallel)
+        _single(x, target, axes[0], _stack(terms, 0, dtype), mode, cval, origins[0], parallel)
     elif len(axes) == 2:
-        passes.fused(x, target, axes[0], axes[1], _stack(terms, 0, out.dtype),
-                     _stack(terms, 1, out.dtype), mode, cval, (origins[0], origins[1]), parallel)
+        passes.fused(x, target, axes[0], axes[1], _stack(terms, 0, dtype),
+                     _stack(terms, 1, dtype), mode, cval, (origins[0], origins[1]), parallel)
+    elif len(terms) == 1:
+        _chain(x, target, axes, [np.asarray(w, dtype=dtype) for w in terms[0]], mode, cval,
+               origins, parallel)
     else:
-        for r, term in enumerate(terms):
-            dest = target if r == 0 else np.empty(out.shape, dtype=out.dtype)
-            _chain(x, dest, axes, [np.asarray(w, dtype=out.dtype) for w in term], mode, cval,
-                   origins, parallel)
-            if r:
-                target += dest
+        _lowrank_chain(x, target, axes, terms, mode, cval, origins, dtype, parallel)
     if target is not out:
         out[...] = target
+
+
+def _lowrank_chain(x: np.ndarray, out: np.ndarray, axes: list[int], terms: list[list],
+                   mode: str, cval: float, origins: list[int], dtype: np.dtype,
+                   parallel: bool) -> None:
+    """Three or more axes, several terms: each term's chain summed in a compute-dtype array.
+
+    An integer ``out`` gets that float sum rounded once at the end (one more pass, a 1-tap one:
+    the only integer case with a full-size float buffer).
+    """
+    total = out if out.dtype == dtype else np.empty(out.shape, dtype=dtype)
+    for r, term in enumerate(terms):
+        dest = total if r == 0 else np.empty(out.shape, dtype=dtype)
+        _chain(x, dest, axes, [np.asarray(w, dtype=dtype) for w in term], mode, cval, origins,
+               parallel)
+        if r:
+            total += dest
+    if total is not out:
+        _single(total, out, out.ndim - 1, np.ones((1, 1), dtype=dtype), "nearest", 0.0, 0,
+                parallel)
 
 
 def _single(x: np.ndarray, out: np.ndarray, axis: int, w: np.ndarray, mode: str, cval: float,
@@ -85,18 +110,29 @@ def _chain(x: np.ndarray, out: np.ndarray, axes: list[int], weights: list[np.nda
     if _layout.size_of(x.shape, range(axes[-1], x.ndim)) < _SHORT_ROW:
         pair = [len(axes) - 3, len(axes) - 2]
     a, b = axes[pair[0]], axes[pair[1]]
+    dtype = weights[0].dtype
     shape = _shrunk(x.shape, [a, b], [weights[i] for i in pair], mode)
-    first = out if shape == out.shape else np.empty(shape, dtype=out.dtype)
+    first = _scratch(shape, out, out, dtype)
     passes.fused(x, first, a, b, weights[pair[0]][None], weights[pair[1]][None], mode, cval,
                  (origins[pair[0]], origins[pair[1]]), parallel)
     current = first
     c = cval * float(np.sum(weights[pair[0]])) * float(np.sum(weights[pair[1]]))
     rest = [i for i in reversed(range(len(axes))) if i not in pair]
-    for axis, w, o in [(axes[i], weights[i], origins[i]) for i in rest]:
+    for n, (axis, w, o) in enumerate([(axes[i], weights[i], origins[i]) for i in rest]):
         shape = _shrunk(current.shape, [axis], [w], mode)
-        dest = out if shape == out.shape else np.empty(shape, dtype=out.dtype)
+        dest = out if n == len(rest) - 1 else _scratch(shape, current, out, dtype)
         _single(current, dest, axis, w[None], mode, c, o, parallel)
         current, c = dest, c * float(np.sum(w))
+
+
+def _scratch(shape: tuple[int, ...], current: np.ndarray, out: np.ndarray,
+             dtype: np.dtype) -> np.ndarray:
+    """Where an intermediate pass writes: ``out`` or ``current`` in place when they have the
+    shape and the compute dtype (an integer ``out`` gets only the last pass), else a new array."""
+    for candidate in (out, current):
+        if candidate.shape == shape and candidate.dtype == dtype:
+            return candidate
+    return np.empty(shape, dtype=dtype)
 
 
 def _shrunk(shape: tuple[int, ...], axes: list[int], weights: list[np.ndarray],

@@ -12,6 +12,7 @@ driver copies the input once, in its own dtype.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -26,9 +27,14 @@ class _Memory:
 
 def steps(a: np.ndarray) -> tuple[int, ...] | None:
     """Strides in elements, or None if a stride is not a whole number of elements."""
-    if any(s % a.itemsize for s in a.strides):
+    return _steps(a.strides, a.itemsize)
+
+
+@lru_cache(maxsize=256)
+def _steps(strides: tuple[int, ...], size: int) -> tuple[int, ...] | None:
+    if any(s % size for s in strides):
         return None
-    return tuple(s // a.itemsize for s in a.strides)
+    return tuple(s // size for s in strides)
 
 
 def flat_view(a: np.ndarray, writeable: bool) -> tuple[np.ndarray, int]:
@@ -81,14 +87,20 @@ def bases(a: np.ndarray, offset: int, dims: list[int],
     ``sources[d]`` maps output index -> source index along ``d`` (a border table slice); a -1
     there marks the constant, and every offset it reaches is -1.
     """
-    if not dims:
-        return np.full(1, offset, dtype=np.int64)
     step = steps(a)
     assert step is not None
+    return bases_of(a.shape, step, offset, dims, sources)
+
+
+def bases_of(shape: tuple[int, ...], step: tuple[int, ...], offset: int, dims: list[int],
+             sources: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`bases` from an array's shape and element strides."""
+    if not dims:
+        return np.full(1, offset, dtype=np.int64)
     total = np.full(1, offset, dtype=np.int64)
     outside = np.zeros(1, dtype=bool)
     for d in dims:
-        index = np.arange(a.shape[d], dtype=np.int64)
+        index = np.arange(shape[d], dtype=np.int64)
         if sources is not None and d in sources:
             index = sources[d]
         total = (total[:, None] + index[None, :] * step[d]).ravel()
