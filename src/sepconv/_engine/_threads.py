@@ -14,9 +14,11 @@ OpenMP/BLAS libraries, which this pool is not; use ``numba.set_num_threads`` to 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,7 +41,7 @@ def thread_count(parallel: bool, items: int, work: int) -> int:
         return 1
     import numba  # the engine is the only place numba is imported
 
-    wanted = min(numba.get_num_threads(), _available_cpus())
+    wanted = min(numba.get_num_threads(), _available_cpus(), getattr(_cap, "threads", None) or items)
     return max(1, min(wanted, items, work // _MIN_WORK))
 
 
@@ -76,3 +78,17 @@ def run_bands(band: Callable[..., Any], args: tuple, items: int, threads: int) -
     finally:
         for future in futures:
             future.result()
+
+
+_cap = threading.local()  # at_most(): a per-thread cap (sepconv.dask gives each task its share)
+
+
+@contextlib.contextmanager
+def at_most(threads: int) -> Iterator[None]:
+    """Run the engine calls made in this thread on at most ``threads`` threads (the caller's)."""
+    previous = getattr(_cap, "threads", None)
+    _cap.threads = max(1, threads)
+    try:
+        yield
+    finally:
+        _cap.threads = previous
