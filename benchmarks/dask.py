@@ -220,11 +220,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.contender:
             print(json.dumps(first_run(args)))
             return
-        result = throughput(args)
-        print(json.dumps({k: v for k, v in result.items() if k != "times_s"}, indent=2), flush=True)
+        # fresh processes first: a child forked from a large parent inherits its peak RSS
         pairs = [p.split(":") for p in args.rss_runs.split(",") if p]
         rss = [rss_in_fresh_process(args, name, int(chunk)) for name, chunk in pairs]
-    print("peak RSS:", json.dumps(rss), flush=True)
+        print("peak RSS:", json.dumps(rss), flush=True)
+        result = throughput(args)
+        print(json.dumps({k: v for k, v in result.items() if k != "times_s"}, indent=2), flush=True)
     setup = {k: getattr(args, k) for k in ("size", "chunks", "threads", "rounds", "rss_size")}
     report = {"question": "chunked vs in-memory throughput (8192², 7 taps, 2 threads); peak RSS at 2.4 GB",
               "setup": {**setup, "taps": int(WEIGHTS.size)}, "environment": versions(args.threads),

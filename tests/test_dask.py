@@ -288,8 +288,11 @@ def test_chunk_tasks_run_the_engine_with_their_share_of_threads(rng, monkeypatch
     seen = _spy_execute(monkeypatch)
     x = rng.standard_normal((64, 64)).astype(np.float32)
     with dask.config.set(scheduler="sync", num_workers=4):  # one task at a time, in order
-        sepconv.correlate(_lazy(x, 32), kernels.gaussian(1.0)).compute()  # 4 chunks on 4 "CPUs"
+        y = sepconv.correlate(_lazy(x, 32), kernels.gaussian(1.0))  # 4 chunks on 4 "CPUs"
+        y.compute()
         assert [cap for _, _, cap in seen] == [1, 1, 2, 4]  # the last ones have the CPUs to themselves
+        y.compute()  # the same graph again: the count starts over
+        assert [cap for _, _, cap in seen] == [1, 1, 2, 4] * 2
         seen.clear()
         sepconv.correlate(_lazy(x, (64, 32)), kernels.gaussian(1.0)).compute()  # 2 chunks
         assert [cap for _, _, cap in seen] == [2, 4]

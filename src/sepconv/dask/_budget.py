@@ -19,12 +19,13 @@ class Budget:
     A task counts the tasks running in this process and those of its graph not yet started (up
     to dask's ``num_workers``, or the CPUs): many tasks run the engine serially, while a few large
     ones (or the last ones) split the CPUs between them. After pickling (dask.distributed) each
-    task sees only itself started, so it takes the CPUs over its workers' count.
+    task sees only itself started, so it takes the CPUs over ``num_workers`` (default: the CPUs,
+    which never oversubscribes however many worker processes share the machine).
     """
 
     def __init__(self, tasks: int) -> None:
         self.tasks = tasks
-        self.unstarted = tasks
+        self.started = 0  # counts on over repeated computes of the same graph
 
     def __reduce__(self) -> tuple[type, tuple[int]]:
         return (Budget, (self.tasks,))
@@ -36,8 +37,9 @@ class Budget:
         workers = dask.config.get("num_workers", None) or cpus
         with _running_lock:
             _running += 1
-            self.unstarted = max(self.unstarted - 1, 0)
-            sharing = max(_running, min(workers, self.unstarted + _running))
+            unstarted = self.tasks - 1 - self.started % self.tasks
+            self.started += 1
+            sharing = max(_running, min(workers, unstarted + _running))
         try:
             yield max(1, cpus // sharing)
         finally:
