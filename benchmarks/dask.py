@@ -5,12 +5,16 @@ Question 1 (throughput): how close to the in-memory engine does chunked filterin
 2 engine threads, contenders run in interleaved rounds in one process (the machine's speed
 drifts, so the figures of merit are medians of per-round ratios; absolute times are recorded):
 
-* ``in-memory``: ``sepconv.correlate_separable(x, [w, w], output=out)`` on the NumPy array;
+* ``in-memory``: ``sepconv.correlate_separable(x, [w, w], output=out)`` on the NumPy array
+  (``in-memory-alloc``: without ``output=``, a new array as ``.compute()`` returns);
 * ``store-numpy-C``: ``da.store(correlate_separable(da.from_array(x, chunks=C)), out)``: the
-  result written into a preallocated array, chunks C², C in 1024, 2048, 4096;
+  result written into a preallocated array, chunks C², C in 1024, 2048, 4096 and 8192 (a single
+  chunk: the engine's threads must then use all the cores);
 * ``compute-numpy-C``: the same lazy result, ``.compute()`` (dask assembles a new array);
 * ``store-zarr-C``: the source is an uncompressed in-memory zarr array chunked C² (one read of
   each chunk's region with its halo), stored into the preallocated array;
+* ``tiff-chunked-2048``: ``sepconv.dask.filter_tiff`` TIFF to TIFF (tiled, uncompressed) against
+  ``tiff-in-memory``: read the whole TIFF, filter, write it;
 * ``dask-image-C``: ``dask_image.ndfilters.gaussian_filter(sigma=1, truncate=3)`` (scipy's
   separable filter per chunk, the same weights) on the NumPy-backed array, stored likewise.
 
@@ -29,9 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,7 +84,8 @@ def contenders(x: np.ndarray, out: np.ndarray, chunks: list[int], peer: bool
                ) -> dict[str, tuple[Callable[[], Any], int]]:
     """name -> (call, number of tasks); each call writes or returns the whole filtered image."""
     runs: dict[str, tuple[Callable[[], Any], int]] = {
-        "in-memory": (lambda: sepconv.correlate_separable(x, [WEIGHTS, WEIGHTS], output=out), 1)}
+        "in-memory": (lambda: sepconv.correlate_separable(x, [WEIGHTS, WEIGHTS], output=out), 1),
+        "in-memory-alloc": (lambda: sepconv.correlate_separable(x, [WEIGHTS, WEIGHTS]), 1)}
     for c in chunks:
         lazy, stored = da.from_array(x, chunks=c), zarr_copy(x, c)
         tasks = lazy.npartitions
@@ -88,6 +95,25 @@ def contenders(x: np.ndarray, out: np.ndarray, chunks: list[int], peer: bool
         if peer:
             runs[f"dask-image-{c}"] = (lambda a=lazy: da.store(dask_image(a), out, lock=False), tasks)
     return runs
+
+
+def tiff_runs(x: np.ndarray, folder: Path, chunk: int) -> dict[str, tuple[Callable[[], Any], int]]:
+    """TIFF to TIFF (tiled 256², uncompressed): ``filter_tiff`` against read, filter, write in memory."""
+    import tifffile
+
+    from sepconv.dask import filter_tiff
+
+    source, target = folder / "in.tif", folder / "out.tif"
+    tifffile.imwrite(source, x, tile=(256, 256))
+    kernel = sepconv.kernels.gaussian(1.0, truncate=3.0)
+
+    def in_memory() -> None:
+        image = tifffile.imread(source)
+        tifffile.imwrite(target, sepconv.correlate(image, kernel), tile=(256, 256))
+
+    tasks = (-(-x.shape[0] // chunk)) ** 2
+    return {f"tiff-chunked-{chunk}": (lambda: filter_tiff(source, target, kernel, chunks=chunk), tasks),
+            "tiff-in-memory": (in_memory, 1)}
 
 
 def check_identical(x: np.ndarray, chunks: list[int]) -> dict[str, bool]:
@@ -100,6 +126,8 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     x = np.random.default_rng(2026).random((args.size, args.size), dtype=np.float32)
     out = np.empty_like(x)
     runs = contenders(x, out, args.chunks, peer=not args.no_peer)
+    folder = Path(tempfile.mkdtemp(prefix="sepconv-dask-"))
+    runs.update(tiff_runs(x, folder, 2048))
     for fn, _ in runs.values():  # warm-up: compile, first allocations
         fn()
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -112,8 +140,16 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     ratios = {n: [b / t for b, t in zip(base, ts)] for n, ts in times.items() if n != "in-memory"}
     overhead = {n: [(t - b) / runs[n][1] * 1e3 for b, t in zip(base, ts)]
                 for n, ts in times.items() if n != "in-memory"}
+    shutil.rmtree(folder)
+    tiff = [m / c for m, c in zip(times["tiff-in-memory"], times["tiff-chunked-2048"])]
+    alloc = times["in-memory-alloc"]
+    vs_alloc = {n: [b / t for b, t in zip(alloc, ts)] for n, ts in times.items() if n.startswith("compute")}
     return {
         "median_s": {n: round(statistics.median(ts), 4) for n, ts in times.items()},
+        "tiff_ratio_chunked_to_in_memory": [round(statistics.median(tiff), 3), round(min(tiff), 3),
+                                            round(max(tiff), 3)],
+        "compute_ratio_to_in_memory_alloc_median": {n: round(statistics.median(v), 3)
+                                                    for n, v in vs_alloc.items()},
         "ratio_to_in_memory_median": {n: round(statistics.median(v), 3) for n, v in ratios.items()},
         "ratio_to_in_memory_range": {n: [round(min(v), 3), round(max(v), 3)] for n, v in ratios.items()},
         "per_task_overhead_ms_median": {n: round(statistics.median(v), 3) for n, v in overhead.items()},
@@ -184,7 +220,15 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name} | {res['tasks'][name]} | **{ratio:.2f}** | {lo:.2f}–{hi:.2f} | "
                      f"{res['per_task_overhead_ms_median'][name]:.2f} ms | {res['median_s'][name]:.3f} s |")
     lines += ["", f"In-memory: {res['median_s']['in-memory']:.3f} s. Chunked results identical to "
-              f"the in-memory call (array_equal) at chunks: {res['identical_to_in_memory']}.", ""]
+              f"the in-memory call (array_equal) at chunks: {res['identical_to_in_memory']}.", "",
+              "`.compute()` returns a new array, as the in-memory call without `output=` does "
+              "(`in-memory-alloc`); throughput ÷ that call's, median of per-round ratios: "
+              + ", ".join(f"{n} **{v:.2f}**"
+                          for n, v in res["compute_ratio_to_in_memory_alloc_median"].items())
+              + ".", "",
+              "TIFF to TIFF (8192² float32, tiled 256², uncompressed): `filter_tiff(chunks=2048)` "
+              "throughput ÷ `imread` + `correlate` + `imwrite` in memory: **{:.2f}** (range {:.2f}–{:.2f})."
+              .format(*res["tiff_ratio_chunked_to_in_memory"]), ""]
     if report.get("peak_rss"):
         lines += [
             f"Peak RSS, {s['rss_size']}² float32 ({s['rss_size'] ** 2 * 4 / 1e9:.2f} GB) from "
@@ -199,7 +243,7 @@ def markdown(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=8192)
-    parser.add_argument("--chunks", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--chunks", type=int, nargs="+", default=[1024, 2048, 4096, 8192])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--no-peer", action="store_true", help="leave dask-image out")
