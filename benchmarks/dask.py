@@ -122,20 +122,39 @@ def check_identical(x: np.ndarray, chunks: list[int]) -> dict[str, bool]:
             for c in chunks}
 
 
-def throughput(args: argparse.Namespace) -> dict[str, Any]:
-    x = np.random.default_rng(2026).random((args.size, args.size), dtype=np.float32)
-    out = np.empty_like(x)
-    runs = contenders(x, out, args.chunks, peer=not args.no_peer)
-    folder = Path(tempfile.mkdtemp(prefix="sepconv-dask-"))
-    runs.update(tiff_runs(x, folder, 2048))
+def interleave(runs: dict[str, tuple[Callable[[], Any], int]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per call, ``rounds`` rounds after a warm-up one, the order rotated every round."""
     for fn, _ in runs.values():  # warm-up: compile, first allocations
         fn()
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for r in range(args.rounds):
-        order = list(runs)[r % len(runs):] + list(runs)[:r % len(runs)]  # rotate the order
+    for r in range(rounds):
+        order = list(runs)[r % len(runs):] + list(runs)[:r % len(runs)]
         for name in order:
             times[name].append(clock(runs[name][0]))
         print(f"round {r}: " + ", ".join(f"{n} {times[n][-1]:.3f}" for n in runs), flush=True)
+    return times
+
+
+def acceptance(x: np.ndarray, out: np.ndarray, rounds: int) -> dict[str, Any]:
+    """The issue's check alone: in-memory ``output=`` against ``da.store`` at 2048² and 1024²."""
+    runs = {name: run for name, run in contenders(x, out, [1024, 2048], peer=False).items()
+            if name == "in-memory" or name.startswith("store-numpy")}
+    times = interleave(runs, rounds)
+    ratios = {n: [b / t for b, t in zip(times["in-memory"], ts)] for n, ts in times.items()
+              if n != "in-memory"}
+    return {"rounds": rounds, "ratio_median": {n: round(statistics.median(v), 3) for n, v in ratios.items()},
+            "ratio_range": {n: [round(min(v), 3), round(max(v), 3)] for n, v in ratios.items()},
+            "times_s": times}
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    x = np.random.default_rng(2026).random((args.size, args.size), dtype=np.float32)
+    out = np.empty_like(x)
+    accepted = acceptance(x, out, 3 * args.rounds)
+    runs = contenders(x, out, args.chunks, peer=not args.no_peer)
+    folder = Path(tempfile.mkdtemp(prefix="sepconv-dask-"))
+    runs.update(tiff_runs(x, folder, 2048))
+    times = interleave(runs, args.rounds)
     base = times["in-memory"]
     ratios = {n: [b / t for b, t in zip(base, ts)] for n, ts in times.items() if n != "in-memory"}
     overhead = {n: [(t - b) / runs[n][1] * 1e3 for b, t in zip(base, ts)]
@@ -145,6 +164,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     alloc = times["in-memory-alloc"]
     vs_alloc = {n: [b / t for b, t in zip(alloc, ts)] for n, ts in times.items() if n.startswith("compute")}
     return {
+        "acceptance": accepted,
         "median_s": {n: round(statistics.median(ts), 4) for n, ts in times.items()},
         "tiff_ratio_chunked_to_in_memory": [round(statistics.median(tiff), 3), round(min(tiff), 3),
                                             round(max(tiff), 3)],
@@ -211,6 +231,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"threads and {env['numba_threads']} engine threads; {s['rounds']} interleaved rounds. "
         "Ratio = in-memory time ÷ chunked time (1 = in-memory speed), median of per-round ratios "
         "and range; per-task overhead = (chunked − in-memory) ÷ tasks.",
+        "",
+        f"**Acceptance** (the issue's check alone, {res['acceptance']['rounds']} rounds of in-memory "
+        "`output=` against `da.store` of the NumPy-backed array): "
+        + ", ".join(f"{n} **{v:.2f}** ({res['acceptance']['ratio_range'][n][0]:.2f}–"
+                    f"{res['acceptance']['ratio_range'][n][1]:.2f})"
+                    for n, v in res["acceptance"]["ratio_median"].items()) + ".",
+        "",
+        "All contenders, interleaved (dask-image, zarr and TIFF between the calls):",
         "",
         "| contender | tasks | throughput ÷ in-memory | range | overhead per task | median time |",
         "|---|---|---|---|---|---|",
