@@ -280,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rss-runs", default="sepconv-dask:2048,sepconv-dask:1024,dask-image:2048",
                         help="contender:chunk pairs, each measured in a fresh process ('' for none)")
     parser.add_argument("--quick", action="store_true", help="small sizes, one round, no files written")
+    parser.add_argument("--acceptance-only", action="store_true",
+                        help="only the issue's check (3 x --rounds rounds), printed, no files written")
     parser.add_argument("--rss-only", dest="contender", choices=["sepconv-dask", "dask-image"],
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -291,6 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     with dask.config.set(scheduler="threads", num_workers=args.threads):
         if args.contender:
             print(json.dumps(first_run(args)))
+            return
+        if args.acceptance_only:
+            x = np.random.default_rng(2026).random((args.size, args.size), dtype=np.float32)
+            result = acceptance(x, np.empty_like(x), 3 * args.rounds)
+            print(json.dumps({k: v for k, v in result.items() if k != "times_s"}))
             return
         # fresh processes first: a child forked from a large parent inherits its peak RSS
         pairs = [p.split(":") for p in args.rss_runs.split(",") if p]
