@@ -258,6 +258,16 @@ def test_sources_that_are_not_plain_arrays_take_the_general_path(rng):
     assert isinstance(_regions.source_of(_lazy(np.ones((4, 4)), 4)), np.ndarray)  # a single block
 
 
+@pytest.mark.parametrize("layout", ["fortran", "strided"])
+def test_numpy_sources_of_any_layout(rng, layout):  # dask copies it; blocks view the copy
+    x = rng.standard_normal((30, 40))
+    x = np.asfortranarray(x) if layout == "fortran" else x[:, ::2]
+    lazy = _lazy(x, (7, 6))
+    np.testing.assert_array_equal(_regions.source_of(lazy), x)
+    got = _filtered(sepconv.correlate, lazy, kernels.gaussian(1.0), mode="nearest").compute()
+    np.testing.assert_array_equal(got, sepconv.correlate(x, kernels.gaussian(1.0), mode="nearest"))
+
+
 def test_wrapped_regions_are_read_in_runs_from_the_other_end():
     source = np.arange(5.0)
     want = np.take(source, range(-7, 9), mode="wrap")
