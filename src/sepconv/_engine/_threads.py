@@ -16,10 +16,12 @@ cores). threadpoolctl limits OpenMP/BLAS libraries, which this pool is not; use
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -51,7 +53,7 @@ def thread_count(parallel: bool, items: int, work: int) -> int:
         return 1
     import numba  # the engine is the only place numba is imported
 
-    wanted = min(numba.get_num_threads(), _available_cpus())
+    wanted = min(numba.get_num_threads(), _available_cpus(), getattr(_cap, "threads", None) or items)
     if work < _BUSY_WORK and time.monotonic() < _busy_until:
         return 1
     return max(1, min(wanted, items, work // _MIN_WORK))
@@ -104,3 +106,17 @@ def _note_waiting(waited: float, mine: float) -> None:
     global _busy_until
     if waited > max(mine, 1e-4):
         _busy_until = time.monotonic() + _BUSY_SECONDS
+
+
+_cap = threading.local()  # at_most(): a per-thread cap (sepconv.dask gives each task its share)
+
+
+@contextlib.contextmanager
+def at_most(threads: int) -> Iterator[None]:
+    """Run the engine calls made in this thread on at most ``threads`` threads (the caller's)."""
+    previous = getattr(_cap, "threads", None)
+    _cap.threads = max(1, threads)
+    try:
+        yield
+    finally:
+        _cap.threads = previous
