@@ -20,17 +20,20 @@ returned as float16; integer input gives float32 unless ``output`` names a dtype
 rounds half to even and saturates. ``output`` may also be an array to fill.
 
 A ``dask.array.Array`` input gives a lazy dask array, filtered chunk by chunk with exact seams
-(``sepconv.dask``); dask is imported only then.
+(``sepconv.dask``); dask is imported only then. A ``torch.Tensor`` input gives a tensor on its
+device, differentiable, with the same dtype rules (``sepconv._tensor``); the kernel may be a tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _checks, _plan, _request
 from ._errors import SepconvError, bad_argument
+from ._tensor import is_tensor
 from .decompose import LowRankKernel, SeparableKernel
 
 KernelLike = np.ndarray | SeparableKernel | LowRankKernel | Sequence
@@ -46,6 +49,12 @@ def _run(x: np.ndarray, request: _request.Request) -> np.ndarray:
     result = _plan.execute(x, plan, request.axes, request.mode, request.cval, request.origins,
                            request.dtype)
     return _checks.store(result, request.final, request.target)
+
+
+def _on_tensor(input: object, kernel: object, form: str, **kwargs: object) -> Any:
+    from ._tensor.dispatch import filter_tensor  # only a tensor input loads the torch code
+
+    return filter_tensor(input, kernel, form=form, **kwargs)  # type: ignore[arg-type]
 
 
 def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, origin: object,
@@ -76,6 +85,9 @@ def correlate(input: object, kernel: KernelLike, *, mode: str = "reflect", cval:
     >>> correlate(x, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])[1]
     array([4., 8., 8., 4.])
     """
+    if is_tensor(input):
+        return _on_tensor(input, kernel, "dense", mode=mode, cval=cval, origin=origin, axes=axes,
+                          output=output, method=method, flip=False)
     return _filter(input, _request.kernel_object(kernel), mode=mode, cval=cval, origin=origin, axes=axes,
                    output=output, method=method, flip=False)
 
@@ -84,6 +96,9 @@ def convolve(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: 
              origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
              output: object = None, method: str = "auto") -> np.ndarray:
     """Convolve (flip the kernel, then correlate), as ``scipy.ndimage.convolve``."""
+    if is_tensor(input):
+        return _on_tensor(input, kernel, "dense", mode=mode, cval=cval, origin=origin, axes=axes,
+                          output=output, method=method, flip=True)
     return _filter(input, _request.kernel_object(kernel), mode=mode, cval=cval, origin=origin, axes=axes,
                    output=output, method=method, flip=True)
 
@@ -120,6 +135,9 @@ def correlate_separable(input: object, kernels_1d: object, *, axes: int | Sequen
     >>> correlate_separable(x, [[1, 2, 1], [-1, 0, 1]])[1]
     array([4., 8., 8., 4.])
     """
+    if is_tensor(input):
+        return _on_tensor(input, kernels_1d, "separable", mode=mode, cval=cval, origin=origin,
+                          axes=axes, output=output, method="separable", flip=False)
     return _filter(input, _separable_object(kernels_1d), mode=mode, cval=cval, origin=origin,
                    axes=axes, output=output, method="separable", flip=False)
 
@@ -128,6 +146,9 @@ def convolve_separable(input: object, kernels_1d: object, *, axes: int | Sequenc
                        mode: str = "reflect", cval: float = 0.0, origin: int | Sequence[int] = 0,
                        output: object = None) -> np.ndarray:
     """Convolve with the outer product of 1-D kernels (each flipped), one pass per axis."""
+    if is_tensor(input):
+        return _on_tensor(input, kernels_1d, "separable", mode=mode, cval=cval, origin=origin,
+                          axes=axes, output=output, method="separable", flip=True)
     return _filter(input, _separable_object(kernels_1d), mode=mode, cval=cval, origin=origin,
                    axes=axes, output=output, method="separable", flip=True)
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _checks, kernels
 from ._errors import bad_argument
+from ._tensor import as_array, flip_1d
 from .decompose import LowRankKernel, SeparableKernel
 from .filtering import correlate, correlate_separable
 
@@ -61,7 +62,7 @@ def _axes(input: np.ndarray, axes: object) -> list[int]:
 def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: list[object],
                cval: float, origins: list[int], output: Any) -> np.ndarray:
     """One fused call when it equals scipy's sequence of 1-D passes, else one pass per axis."""
-    x = np.asarray(input)
+    x = as_array(input)
     keep = [i for i, f in enumerate(factors) if not (f.size == 1 and f[0] == 1 and origins[i] == 0)]
     if not keep:  # nothing to filter: scipy copies the input into the output
         return correlate_separable(x, [np.ones(1)], axes=0, output=output)
@@ -81,7 +82,7 @@ def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: li
 def correlate1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
                 mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
     """1-D correlation along ``axis`` (``scipy.ndimage.correlate1d``)."""
-    x = np.asarray(input)
+    x = as_array(input)
     return correlate_separable(x, [weights], axes=axis, mode=_mode(mode),  # type: ignore[arg-type]
                                cval=cval, origin=origin, output=output)
 
@@ -89,9 +90,9 @@ def correlate1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
 def convolve1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
                mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
     """1-D convolution along ``axis`` (``scipy.ndimage.convolve1d``): flipped weights."""
-    w = np.asarray(weights)[::-1]
+    w = flip_1d(weights)
     # scipy: flip, negate the origin, and shift even lengths by one
-    return correlate1d(input, w, axis, output, mode, cval, -origin - (1 - w.size % 2))
+    return correlate1d(input, w, axis, output, mode, cval, -origin - (1 - w.shape[0] % 2))
 
 
 def _gaussian_factor(sigma: float, order: int, truncate: float, radius: int | None) -> np.ndarray:
@@ -115,7 +116,7 @@ def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
 
     ``sigma``, ``order``, ``mode`` and ``radius`` take one value or one per filtered axis.
     """
-    x = np.asarray(input)
+    x = as_array(input)
     ax = _axes(x, axes)
     n = len(ax)
     sigmas, orders = _per_axis(sigma, n, "sigma"), _per_axis(order, n, "order")
@@ -134,7 +135,7 @@ def uniform_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
 def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "reflect",
                    cval: float = 0.0, origin: Any = 0, *, axes: Any = None) -> np.ndarray:
     """N-D mean filter (``scipy.ndimage.uniform_filter``); ``size`` per axis or one for all."""
-    x = np.asarray(input)
+    x = as_array(input)
     ax = _axes(x, axes)
     n = len(ax)
     sizes, modes = _per_axis(size, n, "size"), _per_axis(mode, n, "mode")
@@ -145,7 +146,7 @@ def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "r
 
 def _gradient(input: Any, axis: int, smooth: list[float], output: Any, mode: Any,
               cval: float) -> np.ndarray:
-    x = np.asarray(input)
+    x = as_array(input)
     (axis,) = _axes(x, [axis])
     # scipy's order: the derivative first, then the smoothing along the other axes
     ax = [axis] + [a for a in range(x.ndim) if a != axis]
@@ -173,7 +174,7 @@ def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "re
     Runs as one low-rank pass (rank = number of axes) when a single mode applies; ``kwargs`` are
     ``truncate`` and ``radius`` as in :func:`gaussian_filter`.
     """
-    x = np.asarray(input)
+    x = as_array(input)
     ax = _axes(x, axes)
     n = len(ax)
     sigmas, modes = _per_axis(sigma, n, "sigma"), _per_axis(mode, n, "mode")

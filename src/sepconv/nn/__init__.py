@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - exercised without torch installed
 from sepconv.nn import functional
 from sepconv.nn.convert import to_depthwise_separable, to_spatial_separable
 from sepconv.nn.convert_model import ConversionReport, LayerReport, convert_model
+from sepconv.nn.filter import Filter
 from sepconv.nn.keras import keras_weights, load_keras_weights
 from sepconv.nn.layers import (
     DepthwiseConv1d,
@@ -40,6 +41,7 @@ __all__ = [
     "DepthwiseConv1d",
     "DepthwiseConv2d",
     "DepthwiseConv3d",
+    "Filter",
     "LayerProfile",
     "LayerReport",
     "PointwiseConv1d",
