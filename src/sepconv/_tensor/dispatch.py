@@ -77,9 +77,6 @@ def filter_tensor(input: torch.Tensor, kernel: object, *, form: str, mode: objec
                   flip: bool) -> torch.Tensor:
     """Correlate a tensor (``form``: 'dense', 'separable' or 'terms', see ``kernel.parse``)."""
     parsed = _kernel.parse(kernel, form=form, device=input.device, check_finite=not tracing())
-    if parsed.leaves is not None and parsed.leaves.device != input.device:
-        raise bad_argument("kernel", f"tensors on {input.device} (the input's device)",
-                           f"a tensor on {parsed.leaves.device}", "move the kernel with .to(x.device)")
     out_spec, target = _output(output, input)
     request = _request.validate(tuple(input.shape), numpy_dtype(input.dtype), parsed.validated,  # type: ignore[arg-type]
                                 mode=mode, cval=cval, origin=origin, axes=axes, output=out_spec,

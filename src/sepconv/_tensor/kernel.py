@@ -30,8 +30,12 @@ class Parsed:
     leaves: torch.Tensor | None
 
 
-def check_tensor(k: torch.Tensor, name: str, *, check_finite: bool) -> torch.Tensor:
-    """The NumPy path's kernel rules for a tensor: real, at least 1-D, non-empty, finite."""
+def check_tensor(k: torch.Tensor, name: str, device: torch.device, *,
+                 check_finite: bool) -> torch.Tensor:
+    """The NumPy path's kernel rules for a tensor: on the input's device, real, 1-D+, non-empty, finite."""
+    if k.device != device:
+        raise bad_argument(name, f"a tensor on {device} (the input's device)", f"a tensor on {k.device}",
+                           "move the kernel with .to(x.device)")
     if k.is_complex():
         raise bad_argument(name, "a real numeric tensor", f"dtype {k.dtype}", "pass real weights")
     if k.ndim == 0:
@@ -60,7 +64,7 @@ def _array_factor(f: object, name: str) -> np.ndarray:
 def _factor(f: object, name: str, device: torch.device, check_finite: bool) -> torch.Tensor:
     if not isinstance(f, torch.Tensor):
         return torch.as_tensor(_array_factor(f, name), device=device)
-    t = check_tensor(f, name, check_finite=check_finite)
+    t = check_tensor(f, name, device, check_finite=check_finite)
     _one_dim(tuple(t.shape), name)
     return t
 
@@ -114,7 +118,7 @@ def parse(kernel: object, *, form: str, device: torch.device, check_finite: bool
         return _terms_proxy([[_factor(f, f"kernels_1d[{i}]", device, check_finite)
                               for i, f in enumerate(factors)]])
     if isinstance(kernel, torch.Tensor):
-        k = check_tensor(kernel, "kernel", check_finite=check_finite)
+        k = check_tensor(kernel, "kernel", device, check_finite=check_finite)
         proxy = np.arange(k.numel(), dtype=np.float64).reshape(tuple(k.shape))
         return Parsed(proxy, k.reshape(-1))
     return Parsed(_request.kernel_object(kernel), None)
