@@ -76,6 +76,23 @@ def filter_tensor(input: torch.Tensor, kernel: object, *, form: str, mode: objec
                   origin: object, axes: object, output: object, method: object,
                   flip: bool) -> torch.Tensor:
     """Correlate a tensor (``form``: 'dense', 'separable' or 'terms', see ``kernel.parse``)."""
+    parsed, request, final, target = _validated(input, kernel, form, mode, cval, origin, axes, output,
+                                                method, flip)
+    if input.numel() == 0 or 0 in request.out_shape:
+        return _store(input.new_zeros(request.out_shape, dtype=final), target)
+    grad = torch.is_grad_enabled() and (input.requires_grad or parsed.requires_grad)
+    if input.device.type == "cpu" and not grad and not tracing():
+        return _on_engine(input, parsed, request, final, target)
+    dense, terms = _weights(parsed, request, _planned(parsed, request), input.device)
+    return _store(_on_torch(input, dense, terms, request, final), target)
+
+
+# Validation and planning read shapes and weights with NumPy: torch.compile runs them outside the
+# graph (graph breaks) and compiles the filter's torch operations, weight indexing included.
+@torch.compiler.disable
+def _validated(input: torch.Tensor, kernel: object, form: str, mode: object, cval: object,
+               origin: object, axes: object, output: object, method: object, flip: bool,
+               ) -> tuple[_kernel.Parsed, _request.Request, torch.dtype, torch.Tensor | None]:
     parsed = _kernel.parse(kernel, form=form, device=input.device, check_finite=not tracing())
     out_spec, target = _output(output, input)
     request = _request.validate(tuple(input.shape), numpy_dtype(input.dtype), parsed.validated,  # type: ignore[arg-type]
@@ -84,14 +101,7 @@ def filter_tensor(input: torch.Tensor, kernel: object, *, form: str, mode: objec
     if target is not None and tuple(target.shape) != request.out_shape:
         raise bad_argument("output", f"a tensor of shape {request.out_shape}",
                            f"shape {tuple(target.shape)}", "allocate it with the result's shape")
-    final = _final_dtype(input, output, target, request)
-    if input.numel() == 0 or 0 in request.out_shape:
-        return _store(input.new_zeros(request.out_shape, dtype=final), target)
-    grad = torch.is_grad_enabled() and (input.requires_grad or (
-        parsed.leaves is not None and parsed.leaves.requires_grad))
-    if input.device.type == "cpu" and not grad and not tracing():
-        return _on_engine(input, parsed, request, final, target)
-    return _store(_on_torch(input, parsed, request, final), target)
+    return parsed, request, _final_dtype(input, output, target, request), target
 
 
 def _store(result: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
@@ -102,9 +112,9 @@ def _store(result: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
 
 def _numpy_kernel(parsed: _kernel.Parsed, validated: object) -> object:
     """The validated kernel with NumPy weights (for the engine)."""
-    if parsed.leaves is None:
+    if parsed.parts is None:
         return validated
-    dense, terms = _kernel.unproxy(dataclasses.replace(parsed, leaves=parsed.leaves.detach()), validated)
+    dense, terms = _kernel.unproxy(parsed, validated, detach=True)
     if dense is not None:
         return dense.numpy()
     kernels = [_kernel.SeparableKernel(tuple(f.numpy() for f in t)) for t in terms]
@@ -129,35 +139,45 @@ def _on_engine(x: torch.Tensor, parsed: _kernel.Parsed, request: _request.Reques
     return _store(torch.from_numpy(result).to(final), target)
 
 
-def _weights(parsed: _kernel.Parsed, request: _request.Request, x: torch.Tensor,
-             compute: torch.dtype) -> tuple[torch.Tensor | None, _kernel.Terms]:
-    """Dense weights or separable terms for the torch passes, in the compute dtype."""
-    if parsed.leaves is not None:
-        dense, terms = _kernel.unproxy(parsed, request.kernel)
-        if dense is None or tracing() or (parsed.leaves.requires_grad and torch.is_grad_enabled()):
-            if dense is not None and request.method in ("separable", "lowrank"):
-                _plan.make_plan(dense.detach().cpu().numpy(), request.method, request.dtype)
-            return (None if dense is None else dense.to(compute)), [[f.to(compute) for f in t] for t in terms]
-        validated: object = dense.detach().cpu().numpy()  # no grad: plan it as the NumPy path does
-    else:
-        validated = request.kernel
-    plan = _plan.make_plan(validated, request.method, request.dtype)  # type: ignore[arg-type]
+@torch.compiler.disable
+def _planned(parsed: _kernel.Parsed, request: _request.Request) -> _plan.Plan | None:
+    """The NumPy path's plan, or None where the tensor weights run as given (grad, tracing)."""
+    if parsed.parts is not None:
+        if not isinstance(request.kernel, np.ndarray):
+            return None  # 1-D factors: already one pass per axis
+        dense = _kernel.unproxy(parsed, request.kernel, detach=True)[0]
+        assert dense is not None
+        if request.method in ("separable", "lowrank"):  # the NumPy path's errors for these methods
+            _plan.make_plan(dense.cpu().numpy(), request.method, request.dtype)
+        if tracing() or request.method in ("direct", "fft") or (
+                parsed.requires_grad and torch.is_grad_enabled()):
+            return None
+        return _plan.make_plan(dense.cpu().numpy(), request.method, request.dtype)
+    return _plan.make_plan(request.kernel, request.method, request.dtype)
+
+
+def _weights(parsed: _kernel.Parsed, request: _request.Request, plan: _plan.Plan | None,
+             device: torch.device) -> tuple[torch.Tensor | None, _kernel.Terms]:
+    """Dense weights or separable terms for the torch passes (grad flows from tensor weights)."""
+    if plan is None:
+        return _kernel.unproxy(parsed, request.kernel)
     if plan.method in ("direct", "fft") or not plan.terms:  # FFT plans run as direct passes here
-        return torch.as_tensor(plan.dense, dtype=compute, device=x.device), []
-    return None, [[torch.as_tensor(f, dtype=compute, device=x.device) for f in t] for t in plan.terms]
+        return torch.as_tensor(plan.dense, device=device), []
+    return None, [[torch.as_tensor(f, device=device) for f in t] for t in plan.terms]
 
 
-def _on_torch(x: torch.Tensor, parsed: _kernel.Parsed, request: _request.Request,
-              final: torch.dtype) -> torch.Tensor:
+def _on_torch(x: torch.Tensor, dense: torch.Tensor | None, terms: _kernel.Terms,
+              request: _request.Request, final: torch.dtype) -> torch.Tensor:
     compute = _TORCH_DTYPES[request.dtype]
-    dense, terms = _weights(parsed, request, x, compute)
     xc = x.to(compute)
     shift = request.mode == "constant" and request.cval != 0.0
     if shift:
         xc = xc - request.cval
     if dense is not None:
+        dense = dense.to(compute)
         y = ops.correlate_dense(xc, dense, request.axes, request.mode, request.origins)
     else:
+        terms = [[f.to(compute) for f in t] for t in terms]
         y = ops.correlate_terms(xc, terms, request.axes, request.mode, request.origins)
     if shift:
         y = y + request.cval * ops.kernel_sum(dense, terms)

@@ -2,8 +2,9 @@
 
 ``_request.validate`` flips and permutes kernels made of NumPy arrays. A kernel that holds tensors
 (possibly requiring grad, possibly on a GPU) is validated through a *proxy*: the same kernel
-object with every weight replaced by its position in one flat tensor of all weights (``leaves``).
-After validation the proxy's values say where each weight went, and indexing ``leaves`` with them
+object with every weight replaced by its position in one flat tensor of all weights
+(``Parsed.leaves``). After validation the proxy's values say where each weight went, and indexing
+the leaves with them
 gives the flipped, permuted weights as differentiable tensors.
 """
 
@@ -24,10 +25,25 @@ Terms = list[list[torch.Tensor]]
 
 @dataclass(frozen=True)
 class Parsed:
-    """What ``validate`` sees (``validated``) and, for tensor weights, the flat ``leaves``."""
+    """What ``validate`` sees (``validated``) and, for tensor weights, the tensors as given."""
 
     validated: object
-    leaves: torch.Tensor | None
+    parts: tuple[torch.Tensor, ...] | None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self.parts is not None and any(p.requires_grad for p in self.parts)
+
+    def leaves(self, *, detach: bool = False) -> torch.Tensor:
+        """All weights in one flat tensor, in the order of the proxy's positions."""
+        assert self.parts is not None
+        parts = [p.detach() if detach else p for p in self.parts]
+        if len(parts) == 1:
+            return parts[0].reshape(-1)
+        dtype = parts[0].dtype
+        for p in parts[1:]:
+            dtype = torch.promote_types(dtype, p.dtype)
+        return torch.cat([p.reshape(-1).to(dtype) for p in parts])
 
 
 def check_tensor(k: torch.Tensor, name: str, device: torch.device, *,
@@ -86,11 +102,6 @@ def _factor_list(kernels_1d: object) -> list[object]:
 
 def _terms_proxy(terms: Terms) -> Parsed:
     """A Separable/LowRankKernel of positions into the concatenated factors."""
-    flat = [f for t in terms for f in t]
-    dtype = flat[0].dtype
-    for f in flat[1:]:
-        dtype = torch.promote_types(dtype, f.dtype)
-    leaves = torch.cat([f.to(dtype) for f in flat])
     start, proxies = 0, []
     for t in terms:
         factors = []
@@ -98,9 +109,10 @@ def _terms_proxy(terms: Terms) -> Parsed:
             factors.append(np.arange(start, start + f.shape[0], dtype=np.float64))
             start += f.shape[0]
         proxies.append(SeparableKernel(tuple(factors)))
+    flat = tuple(f for t in terms for f in t)
     if len(proxies) == 1:
-        return Parsed(proxies[0], leaves)
-    return Parsed(LowRankKernel(tuple(proxies)), leaves)
+        return Parsed(proxies[0], flat)
+    return Parsed(LowRankKernel(tuple(proxies)), flat)
 
 
 def parse(kernel: object, *, form: str, device: torch.device, check_finite: bool) -> Parsed:
@@ -120,14 +132,14 @@ def parse(kernel: object, *, form: str, device: torch.device, check_finite: bool
     if isinstance(kernel, torch.Tensor):
         k = check_tensor(kernel, "kernel", device, check_finite=check_finite)
         proxy = np.arange(k.numel(), dtype=np.float64).reshape(tuple(k.shape))
-        return Parsed(proxy, k.reshape(-1))
+        return Parsed(proxy, (k,))
     return Parsed(_request.kernel_object(kernel), None)
 
 
-def unproxy(parsed: Parsed, validated: object) -> tuple[torch.Tensor | None, Terms]:
+def unproxy(parsed: Parsed, validated: object, *, detach: bool = False,
+            ) -> tuple[torch.Tensor | None, Terms]:
     """The validated (flipped, permuted) weights: a dense tensor, or separable terms."""
-    leaves = parsed.leaves
-    assert leaves is not None
+    leaves = parsed.leaves(detach=detach)
 
     def take(positions: np.ndarray) -> torch.Tensor:
         index = torch.as_tensor(positions.astype(np.int64), device=leaves.device)
