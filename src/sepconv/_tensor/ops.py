@@ -73,12 +73,17 @@ def correlate_1d(x: torch.Tensor, weights: torch.Tensor, axis: int, mode: str,
     else:
         x = pad_axis(x, axis, before, after, mode)
     length = x.shape[axis]
-    if inner == 1:  # the last axis: a plain 1-D convolution over (rows, 1, length)
-        out = F.conv1d(x.reshape(outer, 1, length), weights.reshape(1, 1, k), padding=conv_pad)
-    else:
-        out = F.conv2d(x.reshape(outer, 1, length, inner), weights.reshape(1, 1, k, 1),
-                       padding=(conv_pad, 0))
-    return out.reshape(*shape[:axis], out.shape[2], *shape[axis + 1:])
+    # A grouped conv2d over one image of `groups` channels: on CPU (oneDNN) 3.6x faster forward +
+    # backward than a batch of 1-channel rows (benchmarks/torch_filters.py, 8x3x512², k 7).
+    if inner > 1:  # (1, outer, length, inner) with a k×1 kernel per channel
+        groups, view, kshape, pad = outer, (1, outer, length, inner), (k, 1), (conv_pad, 0)
+    else:  # the last axis: (1, outer / rows, rows, length) with a 1×k kernel
+        rows = shape[axis - 1] if axis > 0 else 1
+        groups, view, kshape, pad = outer // rows, (1, outer // rows, rows, length), (1, k), (0, conv_pad)
+    w = weights.reshape(1, 1, *kshape).expand(groups, 1, *kshape)
+    out = F.conv2d(x.reshape(view), w, padding=pad, groups=groups)
+    size = out.shape[2] if inner > 1 else out.shape[3]
+    return out.reshape(*shape[:axis], size, *shape[axis + 1:])
 
 
 def correlate_terms(x: torch.Tensor, terms: Terms, axes: Sequence[int], mode: str,
