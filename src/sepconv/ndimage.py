@@ -1,6 +1,7 @@
 """Drop-in replacements for scipy.ndimage's separable filters, on sepconv's fast engine.
 
-Switch by changing one import: ``from sepconv import ndimage as ndi``. Signatures, border modes
+Switch by changing one import: ``from sepconv import ndimage as ndi``. A ``torch.Tensor`` input
+gives a tensor on its device, differentiable (see :func:`sepconv.correlate`). Signatures, border modes
 (scipy's names, including ``grid-mirror``/``grid-constant``/``grid-wrap``, and per-axis mode
 sequences where scipy takes them), ``cval``, ``origin``, ``truncate``/``radius``, ``axes`` and
 ``output`` behave as in scipy.ndimage; the results match scipy to float rounding.
