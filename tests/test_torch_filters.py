@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as npst
 
 torch = pytest.importorskip("torch")
 
@@ -67,6 +70,25 @@ def test_separable_low_rank_and_3d_with_axes_equal_the_numpy_path(rng, route, mo
     want = sepconv.correlate(x, dense, mode=mode, method="lowrank")
     got = sepconv.correlate(as_tensor(x, route), dense, mode=mode, method="lowrank")
     np.testing.assert_allclose(numpy(got), want, atol=2e-5)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    x=npst.arrays(np.float64, npst.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=9),
+                  elements=st.floats(-10, 10)),
+    k0=npst.arrays(np.float64, st.integers(1, 6), elements=st.floats(-3, 3)),
+    k1=npst.arrays(np.float64, st.integers(1, 6), elements=st.floats(-3, 3)),
+    mode=st.sampled_from(MODES[:-1]),
+    cval=st.floats(-2, 2),
+)
+def test_hypothesis_torch_passes_equal_the_numpy_path(x, k0, k1, mode, cval):
+    want = sepconv.correlate_separable(x, [k0, k1], mode=mode, cval=cval)
+    factors = [torch.tensor(k0, requires_grad=True), torch.tensor(k1)]
+    got = sepconv.correlate_separable(torch.tensor(x), factors, mode=mode, cval=cval)
+    np.testing.assert_allclose(numpy(got), want, atol=1e-9)
+    dense = sepconv.correlate(torch.tensor(x), torch.tensor(np.outer(k0, k1), requires_grad=True),
+                              mode=mode, cval=cval)
+    np.testing.assert_allclose(numpy(dense), want, atol=1e-9)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.uint8, torch.int16,

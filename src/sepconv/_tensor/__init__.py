@@ -19,20 +19,6 @@ def is_tensor(obj: object) -> bool:
     return torch is not None and isinstance(obj, torch.Tensor)
 
 
-def holds_tensor(kernel: object) -> bool:
-    """A tensor, or a sequence / kernel object with a tensor among its 1-D factors."""
-    if "torch" not in sys.modules:
-        return False
-    if is_tensor(kernel):
-        return True
-    factors = getattr(kernel, "factors", None)
-    if factors is not None:
-        return any(is_tensor(f) for f in factors)
-    if isinstance(kernel, (list, tuple)):
-        return any(is_tensor(k) for k in kernel)
-    return False
-
-
 def as_array(input: Any) -> Any:
     """``numpy.asarray(input)``, except that a tensor stays a tensor (for the ndimage drop-ins)."""
     import numpy as np
@@ -49,4 +35,4 @@ def flip_1d(weights: Any) -> Any:
     return np.asarray(weights)[::-1]
 
 
-__all__ = ["as_array", "flip_1d", "holds_tensor", "is_tensor"]
+__all__ = ["as_array", "flip_1d", "is_tensor"]
