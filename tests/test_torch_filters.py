@@ -178,6 +178,17 @@ def test_ndimage_drop_ins_take_tensors(rng, route, mode):
                                ndimage.convolve1d(x, w.numpy(), axis=1, mode=mode), atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float16])
+def test_ndimage_dtype_rule_is_the_numpy_paths(rng, dtype):
+    """Whatever sepconv.ndimage returns for an integer or float16 array, a tensor gets the same."""
+    x = rng.uniform(0, 200, (9, 8)).astype(dtype)
+    for call in (lambda a: ndimage.gaussian_filter(a, 1.5), lambda a: ndimage.sobel(a, axis=0),
+                 lambda a: ndimage.uniform_filter1d(a, 4)):
+        want, got = call(x), call(torch.as_tensor(x))
+        assert got.dtype == dispatch._TORCH_DTYPES[want.dtype]
+        np.testing.assert_allclose(got.numpy().astype(np.float64), want.astype(np.float64), atol=1e-6)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_gradcheck_input_and_dense_kernel(rng, mode):
     x = torch.tensor(rng.standard_normal((2, 5, 4)), requires_grad=True)
