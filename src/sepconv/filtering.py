@@ -20,18 +20,20 @@ returned as float16; integer input gives float32 unless ``output`` names a dtype
 rounds half to even and saturates. ``output`` may also be an array to fill.
 
 A ``dask.array.Array`` input gives a lazy dask array, filtered chunk by chunk with exact seams
-(``sepconv.dask``); dask is imported only then.
+(``sepconv.dask``); dask is imported only then. A ``torch.Tensor`` input gives a tensor on its
+device, differentiable, with the same dtype rules (``sepconv._tensor``); the kernel may be a tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _checks, _lru, _plan, _request
 from ._errors import SepconvError, bad_argument
+from ._tensor import is_tensor
 from .decompose import LowRankKernel, SeparableKernel
 
 KernelLike = np.ndarray | SeparableKernel | LowRankKernel | Sequence
@@ -70,6 +72,11 @@ def _prepare(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> _Prepared | np
     mode, cval, origin, axes, output, method, flip = args
     request = _request.validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin,
                                 axes=axes, output=output, method=method, flip=flip)
+    return _planned(x, request)
+
+
+def _planned(x: np.ndarray, request: _request.Request) -> _Prepared | np.ndarray:
+    """Plan a validated request; an empty input gives its (empty) result at once."""
     if x.size == 0 or 0 in request.out_shape:
         empty = np.zeros(request.out_shape, dtype=request.dtype)
         return _checks.store(empty, request.final, request.target)
@@ -77,6 +84,25 @@ def _prepare(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> _Prepared | np
                            axes=request.axes, integer_output=request.final.kind in "iu")
     return _Prepared(plan, request.axes, request.origins, request.mode, request.cval,
                      request.dtype, request.final)
+
+
+def _execute(x: np.ndarray, p: _Prepared, target: np.ndarray | None) -> np.ndarray:
+    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final)
+    return _checks.store(result, p.final, target)
+
+
+def _run(x: np.ndarray, request: _request.Request) -> np.ndarray:
+    """Plan and execute a validated request (the torch path's NumPy views of tensors come here)."""
+    prepared = _planned(x, request)
+    if isinstance(prepared, np.ndarray):
+        return prepared
+    return _execute(x, prepared, request.target)
+
+
+def _on_tensor(input: object, kernel: object, form: str, **kwargs: object) -> Any:
+    from ._tensor.dispatch import filter_tensor  # only a tensor input loads the torch code
+
+    return filter_tensor(input, kernel, form=form, **kwargs)  # type: ignore[arg-type]
 
 
 def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, origin: object,
@@ -96,15 +122,16 @@ def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, 
             return prepared
         if key is not None:
             CALLS.put(key, prepared)
-    p = prepared
-    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final)
-    return _checks.store(result, p.final, output if isinstance(output, np.ndarray) else None)
+    return _execute(x, prepared, output if isinstance(output, np.ndarray) else None)
 
 
 def filter_separable(input: object, kernel: SeparableKernel, *, axes: object, mode: object,
                      cval: object, origin: object, output: object) -> np.ndarray:
     """:func:`correlate_separable` for a kernel made by sepconv itself (finite float factors,
     e.g. ``sepconv.ndimage``'s cached Gaussians): the factors' checks are skipped."""
+    if is_tensor(input):
+        return _on_tensor(input, kernel, "separable", mode=mode, cval=cval, origin=origin,
+                          axes=axes, output=output, method="separable", flip=False)
     return _filter(input, kernel, mode=mode, cval=cval, origin=origin, axes=axes, output=output,
                    method="separable", flip=False)
 
@@ -124,6 +151,9 @@ def correlate(input: object, kernel: KernelLike, *, mode: str = "reflect", cval:
     >>> correlate(x, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])[1]
     array([4., 8., 8., 4.])
     """
+    if is_tensor(input):
+        return _on_tensor(input, kernel, "dense", mode=mode, cval=cval, origin=origin, axes=axes,
+                          output=output, method=method, flip=False)
     return _filter(input, _request.kernel_object(kernel), mode=mode, cval=cval, origin=origin, axes=axes,
                    output=output, method=method, flip=False)
 
@@ -132,6 +162,9 @@ def convolve(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: 
              origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
              output: object = None, method: str = "auto") -> np.ndarray:
     """Convolve (flip the kernel, then correlate), as ``scipy.ndimage.convolve``."""
+    if is_tensor(input):
+        return _on_tensor(input, kernel, "dense", mode=mode, cval=cval, origin=origin, axes=axes,
+                          output=output, method=method, flip=True)
     return _filter(input, _request.kernel_object(kernel), mode=mode, cval=cval, origin=origin, axes=axes,
                    output=output, method=method, flip=True)
 
@@ -186,6 +219,9 @@ def correlate_separable(input: object, kernels_1d: object, *, axes: int | Sequen
     >>> correlate_separable(x, [[1, 2, 1], [-1, 0, 1]])[1]
     array([4., 8., 8., 4.])
     """
+    if is_tensor(input):
+        return _on_tensor(input, kernels_1d, "separable", mode=mode, cval=cval, origin=origin,
+                          axes=axes, output=output, method="separable", flip=False)
     return _filter(input, _separable_object(kernels_1d), mode=mode, cval=cval, origin=origin,
                    axes=axes, output=output, method="separable", flip=False)
 
@@ -194,6 +230,9 @@ def convolve_separable(input: object, kernels_1d: object, *, axes: int | Sequenc
                        mode: str = "reflect", cval: float = 0.0, origin: int | Sequence[int] = 0,
                        output: object = None) -> np.ndarray:
     """Convolve with the outer product of 1-D kernels (each flipped), one pass per axis."""
+    if is_tensor(input):
+        return _on_tensor(input, kernels_1d, "separable", mode=mode, cval=cval, origin=origin,
+                          axes=axes, output=output, method="separable", flip=True)
     return _filter(input, _separable_object(kernels_1d), mode=mode, cval=cval, origin=origin,
                    axes=axes, output=output, method="separable", flip=True)
 

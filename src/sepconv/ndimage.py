@@ -1,6 +1,7 @@
 """Drop-in replacements for scipy.ndimage's separable filters, on sepconv's fast engine.
 
-Switch by changing one import: ``from sepconv import ndimage as ndi``. Signatures, border modes
+Switch by changing one import: ``from sepconv import ndimage as ndi``. A ``torch.Tensor`` input
+gives a tensor on its device, differentiable (see :func:`sepconv.correlate`). Signatures, border modes
 (scipy's names, including ``grid-mirror``/``grid-constant``/``grid-wrap``, and per-axis mode
 sequences where scipy takes them), ``cval``, ``origin``, ``truncate``/``radius``, ``axes`` and
 ``output`` behave as in scipy.ndimage; the results match scipy to float rounding.
@@ -45,6 +46,7 @@ import numpy as np
 
 from . import _checks, kernels
 from ._errors import SepconvError, bad_argument
+from ._tensor import as_array, flip_1d, is_tensor
 from .decompose import LowRankKernel, SeparableKernel
 from .filtering import correlate, correlate_separable, filter_separable
 
@@ -55,11 +57,18 @@ _SCIPY_MODES = {"grid-mirror": "reflect", "grid-constant": "constant", "grid-wra
 _SCALARS = frozenset((int, float, type(None)))
 
 
-def _output(x: np.ndarray, output: Any) -> Any:
-    """scipy's rule: without ``output``, integer input returns its own dtype (rounded, saturated)."""
-    if output is None and x.dtype.kind in "iu":
-        return x.dtype
-    return output
+def _output(x: Any, output: Any) -> Any:
+    """scipy's rule: without ``output``, integer input returns its own dtype (rounded, saturated).
+
+    A tensor follows the same rule (its own torch dtype).
+    """
+    if output is not None:
+        return output
+    if is_tensor(x):
+        kind = x.dtype
+        integer = not (kind.is_floating_point or kind.is_complex) and str(kind) != "torch.bool"
+        return kind if integer else None
+    return x.dtype if x.dtype.kind in "iu" else None
 
 
 def _mode(mode: object) -> object:
@@ -147,7 +156,7 @@ def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: li
 
     ``factors`` are sepconv's own (finite float arrays), so their checks are skipped.
     """
-    x = np.asarray(input)
+    x = as_array(input)
     output = _output(x, output)
     keep = [i for i, f in enumerate(factors) if not (f.size == 1 and f[0] == 1 and origins[i] == 0)]
     if not keep:  # nothing to filter: scipy copies the input into the output
@@ -169,7 +178,7 @@ def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: li
 def correlate1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
                 mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
     """1-D correlation along ``axis`` (``scipy.ndimage.correlate1d``)."""
-    x = np.asarray(input)
+    x = as_array(input)
     return correlate_separable(x, [weights], axes=axis, mode=_mode(mode),  # type: ignore[arg-type]
                                cval=cval, origin=origin, output=_output(x, output))
 
@@ -177,9 +186,9 @@ def correlate1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
 def convolve1d(input: Any, weights: Any, axis: int = -1, output: Any = None,
                mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
     """1-D convolution along ``axis`` (``scipy.ndimage.convolve1d``): flipped weights."""
-    w = np.asarray(weights)[::-1]
+    w = flip_1d(weights)
     # scipy: flip, negate the origin, and shift even lengths by one
-    return correlate1d(input, w, axis, output, mode, cval, -origin - (1 - w.size % 2))
+    return correlate1d(input, w, axis, output, mode, cval, -origin - (1 - w.shape[0] % 2))
 
 
 def _gaussian_factor(sigma: float, order: int, truncate: float, radius: int | None) -> np.ndarray:
@@ -207,7 +216,7 @@ def gaussian_filter1d(input: Any, sigma: float, axis: int = -1, order: int = 0,
         weights = _cached_gaussian(sigma, order, truncate, radius)
     except TypeError:
         weights = kernels.gaussian_1d(sigma, order, truncate=truncate, radius=radius)
-    x = np.asarray(input)
+    x = as_array(input)
     return _separable(x, [weights], _axes(x, [axis]), [mode], cval, [0], output)
 
 
@@ -218,7 +227,7 @@ def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
 
     ``sigma``, ``order``, ``mode`` and ``radius`` take one value or one per filtered axis.
     """
-    x = np.asarray(input)
+    x = as_array(input)
     ax = _axes(x, axes)
     n = len(ax)
     sigmas, orders = _per_axis(sigma, n, "sigma"), _per_axis(order, n, "order")
@@ -230,7 +239,7 @@ def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
 def uniform_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,
                      mode: str = "reflect", cval: float = 0.0, origin: int = 0) -> np.ndarray:
     """1-D mean over ``size`` samples (``scipy.ndimage.uniform_filter1d``)."""
-    x = np.asarray(input)
+    x = as_array(input)
     return _separable(x, [_box(size)], _axes(x, [axis]), [mode], cval, [int(origin)], output)
 
 
@@ -244,7 +253,7 @@ def _box(size: int) -> np.ndarray:
 def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "reflect",
                    cval: float = 0.0, origin: Any = 0, *, axes: Any = None) -> np.ndarray:
     """N-D mean filter (``scipy.ndimage.uniform_filter``); ``size`` per axis or one for all."""
-    x = np.asarray(input)
+    x = as_array(input)
     ax = _axes(x, axes)
     n = len(ax)
     sizes, modes = _per_axis(size, n, "size"), _per_axis(mode, n, "mode")
@@ -256,7 +265,7 @@ def uniform_filter(input: Any, size: Any = 3, output: Any = None, mode: Any = "r
 
 def _gradient(input: Any, axis: int, smooth: np.ndarray, output: Any, mode: Any,
               cval: float) -> np.ndarray:
-    x = np.asarray(input)
+    x = as_array(input)
     (axis,) = _axes(x, [axis])
     # scipy's order: the derivative first, then the smoothing along the other axes
     ax = [axis] + [a for a in range(x.ndim) if a != axis]
@@ -284,7 +293,7 @@ def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "re
     Runs as one low-rank pass (rank = number of axes) when a single mode applies; ``kwargs`` are
     ``truncate`` and ``radius`` as in :func:`gaussian_filter`.
     """
-    x = np.asarray(input)
+    x = as_array(input)
     ax = _axes(x, axes)
     n = len(ax)
     sigmas, modes = _per_axis(sigma, n, "sigma"), _per_axis(mode, n, "mode")
@@ -302,7 +311,8 @@ def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "re
         return correlate(x, kernel, axes=ax, mode=mode0, cval=cval, output=output)  # type: ignore[arg-type]
     # one term per axis, each a scipy gaussian_filter with its own mode
     total = None
-    partial = np.float32 if x.dtype.kind in "iu" else None  # round once, at the end
+    integer = _output(x, None) is not None
+    partial = np.float32 if integer else None  # an integer result rounds once, at the end
     for i, term in enumerate(terms):
         part = _separable(x, term, ax, [modes[i]] * n, cval, [0] * n, partial)
         total = part if total is None else total + part

@@ -24,6 +24,7 @@ from sepconv.nn import (
 from sepconv.nn.convert import to_depthwise_separable, to_spatial_separable
 from sepconv.nn.convert_model import ConversionReport, LayerReport, convert_model
 from sepconv.nn.deploy import export_onnx, onnxruntime_error
+from sepconv.nn.filter import Filter
 from sepconv.nn.keras import keras_weights, load_keras_weights
 from sepconv.nn.layers import (
     DepthwiseConv1d,
@@ -44,6 +45,7 @@ __all__ = [
     "DepthwiseConv1d",
     "DepthwiseConv2d",
     "DepthwiseConv3d",
+    "Filter",
     "LayerProfile",
     "LayerReport",
     "PointwiseConv1d",
