@@ -51,12 +51,18 @@ def _bn_affine(bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
 
 def fold(conv: nn.Conv2d, bn: nn.Module | None) -> tuple[Tensor, Tensor | None]:
     """``conv``'s weight and bias with ``bn`` (eval statistics) folded in."""
+    return fold_weights(conv.weight, conv.bias, bn)
+
+
+def fold_weights(weight: Tensor, bias: Tensor | None, bn: nn.Module | None
+                 ) -> tuple[Tensor, Tensor | None]:
+    """A convolution's weight and bias with ``bn`` (eval statistics) folded in."""
     if bn is None:
-        return conv.weight, conv.bias
+        return weight, bias
     assert isinstance(bn, nn.BatchNorm2d)
     scale, shift = _bn_affine(bn)
-    bias = shift if conv.bias is None else conv.bias * scale + shift
-    return conv.weight * scale.reshape(-1, 1, 1, 1), bias
+    bias = shift if bias is None else bias * scale + shift
+    return weight * scale.reshape(-1, 1, 1, 1), bias
 
 
 class Folded(NamedTuple):

@@ -37,7 +37,7 @@ def _op() -> Any:
     return getattr(mkldnn, "_convolution_pointwise", None) if mkldnn is not None else None
 
 
-def _activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[Any], str] | None:
+def activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[Any], str] | None:
     """oneDNN's name for what follows a step (BatchNorm's own .act, then act), None if none fits."""
     from sepconv.nn._fold import bn_activation
 
@@ -53,13 +53,19 @@ def _activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[
     return _NAMES.get(type(module))
 
 
+def plain_call() -> bool:
+    """Whether this call may take the oneDNN path: no gradient, not traced, exported or compiled."""
+    return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting()
+                or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling())
+
+
 def usable(chain: Any, x: Tensor) -> bool:
     """No gradient wanted; float32 CPU, 4-D; zero padding as ints; activations oneDNN fuses."""
     dw = chain.depthwise
-    return (not torch.is_grad_enabled() and x.dtype == torch.float32 and x.device.type == "cpu"
+    return (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu"
             and x.ndim == 4 and dw.padding_mode == "zeros" and not isinstance(dw.padding, str)
-            and _op() is not None and _activation(chain.bn1, chain.act1) is not None
-            and _activation(chain.bn2, chain.act2) is not None)
+            and _op() is not None and activation(chain.bn1, chain.act1) is not None
+            and activation(chain.bn2, chain.act2) is not None)
 
 
 def prefers_nchw(pixels: int, channels: int) -> bool:
@@ -67,19 +73,73 @@ def prefers_nchw(pixels: int, channels: int) -> bool:
     return pixels <= NCHW_PIXELS and channels >= NCHW_CHANNELS
 
 
-def forward(chain: Any, x: Tensor, folded: Any) -> Tensor:
-    """Two fused oneDNN convolutions, in the memory format this chain's size prefers."""
-    w1, b1, w2, b2 = folded
-    dw = chain.depthwise
-    n, _, h, w = (int(s) for s in x.shape)
-    kh, kw = w1.shape[2:]
-    (ph, pw), (sh, sw), (dh, dwl) = dw.padding, dw.stride, dw.dilation
-    pixels = n * ((h + 2 * ph - dh * (kh - 1) - 1) // sh + 1) * ((w + 2 * pw - dwl * (kw - 1) - 1) // sw + 1)
-    nchw = prefers_nchw(pixels, int(w2.shape[0]))
+Activation = tuple[str, list[Any], str]
+
+
+def run(x: Tensor, w1: Tensor, b1: Tensor | None, geometry: tuple[Any, Any, Any],
+        act1: Activation, w2: Tensor, b2: Tensor | None, act2: Activation) -> Tensor:
+    """Depthwise conv + act1 then 1×1 conv + act2, each one oneDNN call, in the preferred format.
+
+    ``geometry``: the depthwise step's (padding, stride, dilation) pairs, padding as ints.
+    """
+    (ph, pw), (sh, sw), (dh, dw) = geometry
+    n, channels, h, w = (int(s) for s in x.shape)
+    kh, kw = int(w1.shape[2]), int(w1.shape[3])
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    nchw = prefers_nchw(n * ho * wo, int(w2.shape[0]))
     x = x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last)
     op = _op()
-    name, scalars, algorithm = _activation(chain.bn1, chain.act1)  # type: ignore[misc]
-    y = op(x, w1, b1, list(dw.padding), list(dw.stride), list(dw.dilation), dw.groups, name,
-           scalars, algorithm)
-    name, scalars, algorithm = _activation(chain.bn2, chain.act2)  # type: ignore[misc]
-    return op(y, w2, b2, [0, 0], [1, 1], [1, 1], 1, name, scalars, algorithm)
+    y = op(x, w1, b1, [ph, pw], [sh, sw], [dh, dw], channels, *act1)
+    return op(y, w2, b2, [0, 0], [1, 1], [1, 1], 1, *act2)
+
+
+def forward(chain: Any, x: Tensor, folded: Any) -> Tensor:
+    """The chain of :class:`sepconv.nn._fold.FusedSeparable2d` (``usable`` said yes)."""
+    dw = chain.depthwise
+    act1 = activation(chain.bn1, chain.act1)
+    act2 = activation(chain.bn2, chain.act2)
+    assert act1 is not None and act2 is not None
+    return run(x, folded.w1, folded.b1, (dw.padding, dw.stride, dw.dilation), act1,
+               folded.w2, folded.b2, act2)
+
+
+def _between_parts(between: nn.Module | None, channels: int) -> tuple[Any, Any] | None:
+    """(BatchNorm or None, activation or None) when ``between`` is one of those, else None."""
+    from sepconv.nn._fold import foldable_bn
+
+    parts = list(between) if type(between) is nn.Sequential else [between]
+    parts = [p for p in parts if p is not None and type(p) is not nn.Identity]
+    bn = parts.pop(0) if parts and isinstance(parts[0], nn.BatchNorm2d) else None
+    if bn is not None and (foldable_bn(bn, channels) is not None or bn.training):
+        return None
+    act = parts.pop(0) if parts else None
+    if parts or (act is not None and activation(None, act) is None):
+        return None
+    return bn, act
+
+
+def separable_layer(layer: Any, x: Tensor) -> Tensor | None:
+    """SeparableConv2d's eval path (BatchNorm in ``between`` folded), or None where it does not apply.
+
+    Applies to float32 CPU calls without gradient, outside tracing, export and compilation, with
+    zero padding given as ints (or 'valid') and ``between`` None, a BatchNorm2d in eval mode, an
+    activation oneDNN fuses, or an ``nn.Sequential`` of a BatchNorm2d then such an activation.
+    """
+    dw, pw = layer.depthwise, layer.pointwise
+    if not (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu" and x.ndim == 4
+            and dw.padding_mode == "zeros" and dw.padding != "same" and _op() is not None
+            and int(x.shape[1]) == dw.in_channels and dw.weight.dtype == torch.float32):
+        return None
+    parts = _between_parts(layer.between, dw.out_channels)
+    if parts is None:
+        return None
+    from sepconv.nn._fold import fold_weights
+
+    bn, act = parts
+    w1, b1 = fold_weights(dw.weight, dw.bias, bn)
+    padding = (0, 0) if dw.padding == "valid" else dw.padding
+    act1 = activation(None, act)
+    assert act1 is not None
+    return run(x, w1, b1, (padding, dw.stride, dw.dilation), act1, pw.weight, pw.bias,
+               _NAMES[nn.Identity])

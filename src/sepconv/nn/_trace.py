@@ -29,7 +29,7 @@ def _record(model: nn.Module, example: Any) -> tuple[dict[nn.Module, list[Call]]
     inputs: dict[nn.Module, tuple[Any, Any]] = {}
     handles = []
     for parent in model.modules():
-        if type(parent) is nn.Sequential:
+        if type(parent) is nn.Sequential or isinstance(parent, FusedSeparable2d):
             continue
         for name, child in parent.named_children():
             def hook(mod: nn.Module, args: tuple, out: Any, parent: nn.Module = parent,

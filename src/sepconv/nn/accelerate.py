@@ -162,8 +162,9 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
 
 def _report_untraced(model: nn.Module, left: list[FusionReport]) -> None:
     done = {entry.name for entry in left}
+    fused = [name + "." for name, m in model.named_modules() if isinstance(m, FusedSeparable2d)]
     for name, module in model.named_modules():
-        if _is_depthwise(module) and name not in done:
+        if _is_depthwise(module) and name not in done and not name.startswith(tuple(fused)):
             left.append(FusionReport(name, (), "outside an nn.Sequential: pass example_input "
                                                 "to trace its block's call order"))
 

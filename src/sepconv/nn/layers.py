@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from sepconv.nn import _script
+from sepconv.nn import _onednn, _script, fast
 from sepconv.nn import functional as SF
 from sepconv.nn._args import Padding, check_padding, check_padding_mode, int_tuple, positive_int
 from sepconv.nn._init import depthwise_fans, uniform_fan_in_
@@ -289,8 +289,14 @@ class _SeparableConvNd(nn.Module):
 
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
-        function = (SF.separable_conv1d, SF.separable_conv2d, SF.separable_conv3d)[self.ndim - 1]
         dw, pw = self.depthwise, self.pointwise
+        if self.ndim == 2 and not self.training and _onednn.plain_call() and (
+                self.between is not None or not fast.usable(input, dw.stride, [dw.weight, pw.weight],
+                                                          pw.bias)):
+            out = _onednn.separable_layer(self, input)  # eval: BatchNorm folded (issue 14)
+            if out is not None:
+                return out
+        function = (SF.separable_conv1d, SF.separable_conv2d, SF.separable_conv3d)[self.ndim - 1]
         return function(input, dw.weight, pw.weight, pw.bias, dw.stride, dw.padding, dw.dilation,
                         dw.padding_mode, self.between)
 
