@@ -116,3 +116,46 @@ def test_accelerated_chains_run_onednn() -> None:
         want = model(x)
     assert ran
     assert _relative(out, want.double()) < 1e-5
+
+
+def _after_layer(act: type) -> snn.SeparableConv2d:
+    layer = _layer(64, 96, 2, nn.ReLU)
+    layer.after = nn.Sequential(nn.BatchNorm2d(96), act())
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        layer.after[0].running_mean.copy_(torch.randn(96, generator=gen) * 0.3)
+        layer.after[0].running_var.copy_(torch.rand(96, generator=gen) + 0.5)
+    return layer.eval()
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_after_is_folded_in_eval_and_applied_in_training(act: type) -> None:
+    layer = _after_layer(act)
+    x = torch.randn(2, 64, 28, 28)
+    with torch.no_grad():
+        want = layer.after(layer.pointwise(layer.between(layer.depthwise(x))))
+        out, ran = _ran(lambda: layer(x))
+    assert ran and _relative(out, want.double()) < 1e-5
+    layer.train()
+    torch.testing.assert_close(layer(x), layer.after(layer.pointwise(layer.between(
+        layer.depthwise(x)))))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jit.trace/script, TorchScript ONNX
+@pytest.mark.filterwarnings("ignore:Constant folding - Only steps=1")
+def test_after_exports_and_scripts() -> None:
+    layer = _after_layer(nn.ReLU6)
+    x = torch.randn(1, 64, 28, 28)
+    with torch.no_grad():
+        want = layer(x)
+        assert _relative(torch.jit.script(layer)(x), want.double()) < 1e-5
+        assert _relative(torch.jit.trace(layer, x)(x), want.double()) < 1e-5
+    data = snn.export_onnx(layer, x, dynamo=False)
+    assert snn.onnxruntime_error(data, layer, x) < 1e-5
+
+
+def test_after_must_be_a_module() -> None:
+    from sepconv import SepconvError
+
+    with pytest.raises(SepconvError, match="after"):
+        snn.SeparableConv2d(8, 8, 3, after="relu")  # type: ignore[arg-type]

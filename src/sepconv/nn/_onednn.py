@@ -110,7 +110,7 @@ def _between_parts(between: nn.Module | None, channels: int) -> tuple[Any, Any] 
 
     parts = list(between) if type(between) is nn.Sequential else [between]
     parts = [p for p in parts if p is not None and type(p) is not nn.Identity]
-    bn = parts.pop(0) if parts and isinstance(parts[0], nn.BatchNorm2d) else None
+    bn = parts.pop(0) if parts and type(parts[0]) is nn.BatchNorm2d else None
     if bn is not None and (foldable_bn(bn, channels) is not None or bn.training):
         return None
     act = parts.pop(0) if parts else None
@@ -123,8 +123,9 @@ def separable_layer(layer: Any, x: Tensor) -> Tensor | None:
     """SeparableConv2d's eval path (BatchNorm in ``between`` folded), or None where it does not apply.
 
     Applies to float32 CPU calls without gradient, outside tracing, export and compilation, with
-    zero padding given as ints (or 'valid') and ``between`` None, a BatchNorm2d in eval mode, an
-    activation oneDNN fuses, or an ``nn.Sequential`` of a BatchNorm2d then such an activation.
+    zero padding given as ints (or 'valid') and ``between`` and ``after`` each None, a BatchNorm2d
+    in eval mode, an activation oneDNN fuses, or an ``nn.Sequential`` of a BatchNorm2d then such
+    an activation.
     """
     dw, pw = layer.depthwise, layer.pointwise
     if not (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu" and x.ndim == 4
@@ -132,14 +133,14 @@ def separable_layer(layer: Any, x: Tensor) -> Tensor | None:
             and int(x.shape[1]) == dw.in_channels and dw.weight.dtype == torch.float32):
         return None
     parts = _between_parts(layer.between, dw.out_channels)
-    if parts is None:
+    after = _between_parts(layer.after, pw.out_channels)
+    if parts is None or after is None:
         return None
     from sepconv.nn._fold import fold_weights
 
-    bn, act = parts
-    w1, b1 = fold_weights(dw.weight, dw.bias, bn)
+    w1, b1 = fold_weights(dw.weight, dw.bias, parts[0])
+    w2, b2 = fold_weights(pw.weight, pw.bias, after[0])
     padding = (0, 0) if dw.padding == "valid" else dw.padding
-    act1 = activation(None, act)
-    assert act1 is not None
-    return run(x, w1, b1, (padding, dw.stride, dw.dilation), act1, pw.weight, pw.bias,
-               _NAMES[nn.Identity])
+    act1, act2 = activation(None, parts[1]), activation(None, after[1])
+    assert act1 is not None and act2 is not None
+    return run(x, w1, b1, (padding, dw.stride, dw.dilation), act1, w2, b2, act2)
