@@ -162,13 +162,28 @@ def test_timm_like_blocks_keep_the_activation_and_skip_se_and_residuals() -> Non
         DepthwiseSeparable(32, 32, 1, se=True), InvertedResidual(32), ResidualBetween(32))).eval()
     x = torch.randn(2, 16, 32, 32)
     fast, report = snn.accelerate(model, x)
-    assert [r.name for r in report.replaced] == ["0.conv_dw", "1.conv_dw", "3.conv_dw"]
-    assert report.replaced[0].modules == ("0.conv_dw", "0.bn1", "0.se", "0.conv_pw", "0.bn2")
+    separable = [r for r in report.replaced if r.reason == "fused (traced block)"]
+    assert [r.name for r in separable] == ["0.conv_dw", "1.conv_dw", "3.conv_dw"]
+    assert separable[0].modules == ("0.conv_dw", "0.bn1", "0.se", "0.conv_pw", "0.bn2")
+    convs = {r.name: r.modules for r in report.replaced if "conv + BatchNorm" in r.reason}
+    assert convs["2.conv_dw"] == ("2.conv_dw", "2.bn1")  # the SE block: each conv with its BN
+    assert convs["3.conv_pw"] == ("3.conv_pw", "3.bn1")  # the expansion conv
+    assert isinstance(fast[2].se, SqueezeExcite)
     left = {r.name: r.reason for r in report.left}
-    assert "2.conv_dw" in left and "4.dw" in left and "residual" in left["4.dw"]
+    assert "4.dw" in left and "residual" in left["4.dw"]
     with torch.no_grad():
         assert _relative(fast(x), model(x)) < 1e-5
     assert isinstance(fast[4].dw, nn.Conv2d)  # left as it was
+
+
+def test_stem_conv_batchnorm_activation_is_fused() -> None:
+    model = _randomize(nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32),
+                                     nn.ReLU(inplace=True), _block(32, 64))).eval()
+    fast, report = snn.accelerate(model)
+    assert [r.name for r in report.replaced] == ["0", "3.0"]
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert _relative(fast(x), model(x)) < 1e-5
 
 
 def test_without_example_input_blocks_are_reported_not_fused() -> None:

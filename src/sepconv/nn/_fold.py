@@ -141,3 +141,26 @@ class FusedSeparable2d(nn.Module):
                 folded = fold_chain(self)
             self._cache = (key, folded)
         return self._cache[1]
+
+
+class FusedConv2d(nn.Module):
+    """``act(bn(conv(x)))`` with the BatchNorm folded in eval mode (a stem or an expansion conv).
+
+    Built by :func:`sepconv.nn.accelerate` for an ``nn.Conv2d`` followed by a BatchNorm2d (and an
+    activation) that is not part of a separable chain. Training mode runs the original modules.
+    """
+
+    def __init__(self, conv: nn.Conv2d, bn: nn.Module, act: nn.Module | None) -> None:
+        super().__init__()
+        self.steps = nn.ModuleList(m for m in (conv, bn, act) if m is not None)
+        self.conv, self.bn, self.act = conv, bn, act
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            for step in self.steps:
+                x = step(x)
+            return x
+        weight, bias = fold(self.conv, self.bn)
+        if _onednn.conv_usable(self, x):
+            return _onednn.conv(self, x, weight, bias)
+        return FusedSeparable2d._activate(self.bn, self.act, self.conv._conv_forward(x, weight, bias))

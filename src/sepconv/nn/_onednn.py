@@ -144,3 +144,26 @@ def separable_layer(layer: Any, x: Tensor) -> Tensor | None:
     act1, act2 = activation(None, parts[1]), activation(None, after[1])
     assert act1 is not None and act2 is not None
     return run(x, w1, b1, (padding, dw.stride, dw.dilation), act1, w2, b2, act2)
+
+
+def conv_usable(fused: Any, x: Tensor) -> bool:
+    """Whether :class:`sepconv.nn._fold.FusedConv2d` may run as one oneDNN call."""
+    conv = fused.conv
+    return (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu" and x.ndim == 4
+            and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+            and _op() is not None and activation(fused.bn, fused.act) is not None)
+
+
+def conv(fused: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """One convolution + bias + activation, in the memory format its size prefers."""
+    c = fused.conv
+    (ph, pw), (sh, sw), (dh, dw) = c.padding, c.stride, c.dilation
+    n, _, h, w = (int(s) for s in x.shape)
+    kh, kw = int(weight.shape[2]), int(weight.shape[3])
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    nchw = prefers_nchw(n * ho * wo, int(weight.shape[0]))
+    x = x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last)
+    name, scalars, algorithm = activation(fused.bn, fused.act)  # type: ignore[misc]
+    return _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, name, scalars,
+                 algorithm)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sepconv.nn._fold import FusedSeparable2d
+from sepconv.nn._fold import FusedConv2d, FusedSeparable2d
 
 Call = tuple[str, nn.Module, int, int]  # child name, child, id(input), id(output)
 
@@ -29,7 +29,7 @@ def _record(model: nn.Module, example: Any) -> tuple[dict[nn.Module, list[Call]]
     inputs: dict[nn.Module, tuple[Any, Any]] = {}
     handles = []
     for parent in model.modules():
-        if type(parent) is nn.Sequential or isinstance(parent, FusedSeparable2d):
+        if type(parent) is nn.Sequential or isinstance(parent, (FusedSeparable2d, FusedConv2d)):
             continue
         for name, child in parent.named_children():
             def hook(mod: nn.Module, args: tuple, out: Any, parent: nn.Module = parent,
@@ -89,12 +89,12 @@ def fuse_traced(model: nn.Module, example: Any, rtol: float, replaced: list, lef
         for m in model.modules():
             m.training = modes.get(m, m.training)
         for m in model.modules():  # new fused modules take their depthwise conv's mode
-            if isinstance(m, FusedSeparable2d):
-                m.train(m.depthwise.training)
+            if isinstance(m, (FusedSeparable2d, FusedConv2d)):
+                m.train(m.steps[0].training)
 
 
 def _fuse_all(model: nn.Module, example: Any, rtol: float, replaced: list, left: list) -> None:
-    from sepconv.nn.accelerate import FusionReport, _is_depthwise, match
+    from sepconv.nn.accelerate import FusionReport, match_any
 
     calls, inputs = _record(model, example)
     names = {m: n for n, m in model.named_modules()}
@@ -103,22 +103,21 @@ def _fuse_all(model: nn.Module, example: Any, rtol: float, replaced: list, left:
         prefix = names[parent] + "." if names[parent] else ""
         i = 0
         while i < len(seq):
-            name, child = seq[i][0], seq[i][1]
-            if not _is_depthwise(child):
-                i += 1
-                continue
-            length, slots = match([c[1] for c in seq[i:]])
+            name = seq[i][0]
+            length, slots, separable = match_any([c[1] for c in seq[i:]])
             reason = slots if isinstance(slots, str) else _refuse(seq[i:i + length], counts)
             if reason is None:
                 assert not isinstance(slots, str)
-                reason = _try(parent, seq[i:i + length], slots, inputs[parent], rtol)
+                reason = _try(parent, seq[i:i + length], slots, separable, inputs[parent], rtol)
             if reason is not None:
-                left.append(FusionReport(prefix + name, (), reason))
+                if separable:
+                    left.append(FusionReport(prefix + name, (), reason))
                 i += 1
                 continue
             assert not isinstance(slots, str)
             used = tuple(prefix + seq[i + s][0] for s in slots if s >= 0)
-            replaced.append(FusionReport(prefix + name, used, "fused (traced block)"))
+            kind = "fused (traced block)" if separable else "fused conv + BatchNorm (traced block)"
+            replaced.append(FusionReport(prefix + name, used, kind))
             i += length
 
 
@@ -130,8 +129,8 @@ def _refuse(chain: Sequence[Call], counts: Counter) -> str | None:
     return None
 
 
-def _try(parent: nn.Module, chain: Sequence[Call], slots: list[int], recorded: tuple[Any, Any],
-         rtol: float) -> str | None:
+def _try(parent: nn.Module, chain: Sequence[Call], slots: list[int], separable: bool,
+         recorded: tuple[Any, Any], rtol: float) -> str | None:
     """Replace the chain in ``parent``; put it back unless the parent's output is unchanged."""
     from sepconv.nn.accelerate import _build
 
@@ -139,7 +138,7 @@ def _try(parent: nn.Module, chain: Sequence[Call], slots: list[int], recorded: t
     modules = [c[1] for c in chain]
     with torch.no_grad():
         want = parent(*args, **kwargs)
-        fused = _build(modules, slots).train(parent.training)
+        fused = _build(modules, slots, separable).train(parent.training)
         setattr(parent, chain[0][0], fused)
         for c in chain[1:]:
             setattr(parent, c[0], nn.Identity())

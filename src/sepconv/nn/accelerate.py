@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sepconv.nn._fold import ACTIVATIONS, FusedSeparable2d, foldable_bn
+from sepconv.nn._fold import ACTIVATIONS, FusedConv2d, FusedSeparable2d, foldable_bn
 
 __all__ = ["AccelerationReport", "FusionReport", "accelerate"]
 
@@ -96,9 +96,35 @@ def match(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str]:
     return i, slots
 
 
-def _build(chain: Sequence[nn.Module], slots: list[int]) -> FusedSeparable2d:
+def _match_conv(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str]:
+    """A plain ``nn.Conv2d`` → BatchNorm2d → [activation] chain (a stem or expansion conv)."""
+    conv = chain[0]
+    if not (type(conv) is nn.Conv2d and conv.padding_mode == "zeros"
+            and not isinstance(conv.padding, str)):
+        return 0, "not a plain zero-padded nn.Conv2d"
+    if len(chain) < 2 or foldable_bn(chain[1], conv.out_channels) is not None:
+        return 0, "no BatchNorm2d after it"
+    act = len(chain) > 2 and _is_activation(chain[2])
+    return 2 + act, [0, 1, 2 if act else -1]
+
+
+def match_any(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str, bool]:
+    """(length, slots or reason, is_separable) of the chain starting at ``chain[0]``."""
+    if _is_depthwise(chain[0]):
+        length, slots = match(chain)
+        if not isinstance(slots, str):
+            return length, slots, True
+        conv_length, conv_slots = _match_conv(chain)
+        if isinstance(conv_slots, str):
+            return 0, slots, True
+        return conv_length, conv_slots, False
+    length, slots = _match_conv(chain)
+    return length, slots, False
+
+
+def _build(chain: Sequence[nn.Module], slots: list[int], separable: bool = True) -> nn.Module:
     parts = [chain[s] if s >= 0 else None for s in slots]
-    fused = FusedSeparable2d(*parts)  # type: ignore[arg-type]
+    fused = FusedSeparable2d(*parts) if separable else FusedConv2d(*parts)  # type: ignore[arg-type]
     return fused.train(chain[0].training)
 
 
@@ -108,19 +134,18 @@ def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionRepor
     mods = [seq._modules[n] for n in names]
     i = 0
     while i < len(mods):
-        if not _is_depthwise(mods[i]):
-            i += 1
-            continue
-        length, slots = match(mods[i:])
+        length, slots, separable = match_any(mods[i:])
         if isinstance(slots, str):
-            left.append(FusionReport(prefix + names[i], (), slots))
+            if separable:
+                left.append(FusionReport(prefix + names[i], (), slots))
             i += 1
             continue
         used = [names[i + s] for s in slots if s >= 0]
-        seq._modules[names[i]] = _build(mods[i:i + length], slots)
+        seq._modules[names[i]] = _build(mods[i:i + length], slots, separable)
         for k in range(i + 1, i + length):
             seq._modules[names[k]] = nn.Identity()
-        replaced.append(FusionReport(prefix + names[i], tuple(prefix + n for n in used), "fused"))
+        replaced.append(FusionReport(prefix + names[i], tuple(prefix + n for n in used),
+                                     "fused" if separable else "fused conv + BatchNorm"))
         i += length
 
 
@@ -162,7 +187,8 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
 
 def _report_untraced(model: nn.Module, left: list[FusionReport]) -> None:
     done = {entry.name for entry in left}
-    fused = [name + "." for name, m in model.named_modules() if isinstance(m, FusedSeparable2d)]
+    fused = [name + "." for name, m in model.named_modules()
+             if isinstance(m, (FusedSeparable2d, FusedConv2d))]
     for name, module in model.named_modules():
         if _is_depthwise(module) and name not in done and not name.startswith(tuple(fused)):
             left.append(FusionReport(name, (), "outside an nn.Sequential: pass example_input "
