@@ -57,6 +57,61 @@ def mobilenet_v1(sepconv: bool, blocks: list[tuple[int, int, int]] = BLOCKS) -> 
     return nn.Sequential(*layers)
 
 
+V2_STAGES = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+             (6, 160, 3, 2), (6, 320, 1, 1)]
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1×1 expand + BN + ReLU6, depthwise + BN + ReLU6, 1×1 + BN, (+ x)."""
+
+    def __init__(self, i: int, o: int, stride: int, expand: int) -> None:
+        super().__init__()
+        mid = i * expand
+        layers: list[nn.Module] = []
+        if expand != 1:
+            layers += [nn.Conv2d(i, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU6(inplace=True)]
+        layers += [nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
+                   nn.ReLU6(inplace=True), nn.Conv2d(mid, o, 1, bias=False), nn.BatchNorm2d(o)]
+        self.conv = nn.Sequential(*layers)
+        self.skip = stride == 1 and i == o
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.skip else self.conv(x)
+
+
+def mobilenet_v2(stages: list[tuple[int, int, int, int]] = V2_STAGES) -> nn.Sequential:
+    """MobileNetV2 (width 1.0) in plain PyTorch, BatchNorm statistics randomized."""
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32),
+                               nn.ReLU6(inplace=True)]
+    channels = 32
+    for t, c, n, s in stages:
+        for k in range(n):
+            layers.append(InvertedResidual(channels, c, s if k == 0 else 1, t))
+            channels = c
+    layers += [nn.Conv2d(channels, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(inplace=True),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, 1000)]
+    model = nn.Sequential(*layers)
+    randomize_bn(model)
+    return model
+
+
+def v2_case(batch: int, size: int, threads: int, rounds: int, quick: bool) -> dict[str, Any]:
+    """accelerate(MobileNetV2) vs the original in NCHW and channels_last, eval, inference_mode."""
+    torch.set_num_threads(threads)
+    plain = mobilenet_v2(V2_STAGES[:3] if quick else V2_STAGES).eval()
+    fast, _ = snn.accelerate(plain)
+    plain_cl = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, size, size)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        errors = {"accelerate(twin)": _relative(fast(x), plain(x))}
+        peers = {"twin NCHW": lambda: plain(x), "twin channels_last": lambda: plain_cl(x_cl),
+                 "onnxruntime": _ort_session(plain, x, threads)}
+        result = interleaved(lambda: fast(x), peers, rounds=rounds, warmup=2)
+    return _summary("eval MobileNetV2: accelerate", batch, size, threads, result, errors)
+
+
 def randomize_bn(model: nn.Module, seed: int = 0) -> None:
     """BatchNorm statistics and affine parameters away from the identity (folding must matter)."""
     gen = torch.Generator().manual_seed(seed)
@@ -184,7 +239,7 @@ def _summary(mode: str, batch: int, size: int, threads: int, result: dict[str, A
              errors: dict[str, float]) -> dict[str, Any]:
     times = result["times_s"]
     best = [min(a, b) for a, b in zip(times["twin NCHW"], times["twin channels_last"])]
-    vs_best = statistics.median(b / o for b, o in zip(best, times["ours"]))
+    vs_best = statistics.median(b / o for b, o in zip(best, times["ours"], strict=True))
     speedup = {name: 1 / r for name, r in result["ratio"].items()}
     if "accelerate(twin)" in times:
         speedup["accelerate(twin) vs faster twin"] = statistics.median(
@@ -206,6 +261,9 @@ def run(quick: bool, rounds: int, compile_peer: bool) -> dict[str, Any]:
             print(_row(cases[-1]), flush=True)
         cases.append(train_case(8, train_size, threads, max(3, rounds // 2), blocks))
         print(_row(cases[-1]), flush=True)
+        for batch in (1, 8):
+            cases.append(v2_case(batch, size, threads, rounds, quick))
+            print(_row(cases[-1]), flush=True)
     return {"environment": environment(), "quick": quick, "macs": macs(blocks, size),
             "cases": cases}
 

@@ -9,7 +9,8 @@ When nothing sits between the steps, the eval path calls :func:`sepconv.nn.funct
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 from sepconv.nn import _onednn, fast
 from sepconv.nn import functional as SF
 
+T = TypeVar("T")
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.GELU, nn.Identity)
 
 
@@ -93,11 +95,6 @@ class FusedSeparable2d(nn.Module):
                                    if m is not None)
         self.depthwise, self.bn1, self.act1 = depthwise, bn1, act1
         self.pointwise, self.bn2, self.act2 = pointwise, bn2, act2
-        self._cache: tuple[tuple[int, ...], Folded] | None = None
-
-    def train(self, mode: bool = True) -> FusedSeparable2d:
-        self._cache = None
-        return super().train(mode)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.training:
@@ -131,16 +128,22 @@ class FusedSeparable2d(nn.Module):
 
     def _folded(self) -> Folded:
         """Folded (w1, b1, w2, b2), cached while no parameter or statistic changes (no grad)."""
-        if torch.is_grad_enabled():
-            return fold_chain(self)
-        tensors = [*self.parameters(), *self.buffers()]
-        key = (torch.is_inference_mode_enabled(), *(id(t) for t in tensors),
-               *(t._version for t in tensors))
-        if self._cache is None or self._cache[0] != key:
-            with torch.no_grad():
-                folded = fold_chain(self)
-            self._cache = (key, folded)
-        return self._cache[1]
+        return cached(self, lambda: fold_chain(self))
+
+
+def cached(module: nn.Module, compute: Callable[[], T]) -> T:
+    """``compute()``, kept on ``module`` while no parameter or buffer changes (without grad)."""
+    if torch.is_grad_enabled():
+        return compute()
+    tensors = [*module.parameters(), *module.buffers()]
+    key = (torch.is_inference_mode_enabled(), *(id(t) for t in tensors),
+           *(t._version for t in tensors))
+    cache = module.__dict__.get("_fold_cache")
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, compute())
+        module.__dict__["_fold_cache"] = cache
+    return cache[1]
 
 
 class FusedConv2d(nn.Module):
@@ -160,7 +163,7 @@ class FusedConv2d(nn.Module):
             for step in self.steps:
                 x = step(x)
             return x
-        weight, bias = fold(self.conv, self.bn)
+        weight, bias = cached(self, lambda: fold(self.conv, self.bn))
         if _onednn.conv_usable(self, x):
             return _onednn.conv(self, x, weight, bias)
         return FusedSeparable2d._activate(self.bn, self.act, self.conv._conv_forward(x, weight, bias))
