@@ -294,7 +294,21 @@ def markdown(result: dict[str, Any]) -> str:
         "| ONNX Runtime | torch.compile | sepconv vs faster twin | accelerate vs twin | "
         "relative error |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        *(_row(c) for c in result["cases"]), ""])
+        *(_row(c) for c in result["cases"]), "",
+        "MobileNetV2 rows: the *sepconv* column is `accelerate(MobileNetV2)`.", "",
+        "## Acceptance (issue 14; 2 threads)", "", *_acceptance(result["cases"]), ""])
+
+
+def _acceptance(cases: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    goals = {"eval": 1.3, "train step": 0.95, "eval MobileNetV2: accelerate": 1.2}
+    for case in cases:
+        if case["threads"] != 2:
+            continue
+        goal, got = goals[case["mode"]], case["speedup_vs_faster_twin"]
+        lines.append(f"- [{'x' if got >= goal else ' '}] {case['mode']}, batch {case['batch']}, "
+                     f"{case['size']}²: {got:.2f}× the faster twin (goal ≥ {goal:.2f}×)")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
