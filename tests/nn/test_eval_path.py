@@ -159,3 +159,22 @@ def test_after_must_be_a_module() -> None:
 
     with pytest.raises(SepconvError, match="after"):
         snn.SeparableConv2d(8, 8, 3, after="relu")  # type: ignore[arg-type]
+
+
+def test_training_with_between_runs_channels_last_and_keeps_gradients() -> None:
+    layer = _layer(16, 24, 2, nn.ReLU).train().double()
+    twin = [nn.Conv2d(16, 16, 3, 2, 1, groups=16, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 24, 1, bias=False)]
+    plain = nn.Sequential(*twin).double().train()
+    plain[0].weight.data.copy_(layer.depthwise.weight.data)
+    plain[1].load_state_dict(layer.between[0].state_dict())
+    plain[3].weight.data.copy_(layer.pointwise.weight.data)
+    x = torch.randn(4, 16, 20, 20, dtype=torch.float64, requires_grad=True)
+    out = layer(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    want = plain(x)
+    torch.testing.assert_close(out, want)
+    (g,) = torch.autograd.grad(out.square().sum(), [x])
+    (e,) = torch.autograd.grad(want.square().sum(), [x])
+    torch.testing.assert_close(g, e)
+    torch.testing.assert_close(layer.between[0].running_mean, plain[1].running_mean)

@@ -53,10 +53,15 @@ def activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[A
     return _NAMES.get(type(module))
 
 
+def traced() -> bool:
+    """Whether the call is being traced, scripted, exported or compiled."""
+    return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling())
+
+
 def plain_call() -> bool:
     """Whether this call may take the oneDNN path: no gradient, not traced, exported or compiled."""
-    return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.jit.is_scripting()
-                or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling())
+    return not (torch.is_grad_enabled() or traced())
 
 
 def usable(chain: Any, x: Tensor) -> bool:
