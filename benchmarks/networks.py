@@ -193,6 +193,9 @@ def eval_case(batch: int, size: int, threads: int, rounds: int, peers_extra: boo
         if fast is not None:
             errors["accelerate(twin)"] = _relative(fast(x), reference)
             peers["accelerate(twin)"] = lambda: fast(x)
+            fast_ours, _ = snn.accelerate(ours)
+            errors["accelerate(sepconv)"] = _relative(fast_ours(x), reference)
+            peers["accelerate(sepconv)"] = lambda: fast_ours(x)
         if peers_extra:
             peers["onnxruntime"] = _ort_session(plain, x, threads)
             if peers_extra == "compile":
@@ -269,7 +272,8 @@ def run(quick: bool, rounds: int, compile_peer: bool) -> dict[str, Any]:
 
 
 def _row(case: dict[str, Any]) -> str:
-    peers = ["twin NCHW", "twin channels_last", "accelerate(twin)", "onnxruntime", "torch.compile"]
+    peers = ["twin NCHW", "twin channels_last", "accelerate(twin)", "accelerate(sepconv)",
+             "onnxruntime", "torch.compile"]
     ms = case["median_ms"]
     cells = [f"{ms[p]:.1f}" if p in ms else "—" for p in ["ours", *peers]]
     errors = ", ".join(f"{k} {v:.1e}" for k, v in case["relative_error"].items()) or "—"
@@ -287,13 +291,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"jobs; load average at start {env['load_average'][0]:.1f}); torch {env['torch']}.", "",
         "Median milliseconds over interleaved rounds; *vs faster twin*: the median over rounds of "
         "(faster of the twin in NCHW and channels_last) ÷ sepconv network (above 1: sepconv is "
-        "faster); *accelerate vs twin*: the same for `sepconv.nn.accelerate(twin)`. Relative "
+        "faster); *accelerate vs twin*: the same for `sepconv.nn.accelerate(twin)`; "
+        "*accelerate(sepconv)*: the sepconv network through `accelerate` (the BatchNorm + ReLU "
+        "after each layer moved into its `after=`). Relative "
         "error: max |out − twin| ÷ max |twin|. Dense 3×3 ÷ separable multiply-adds of the blocks: "
         f"{result['macs']['dense_over_separable']:.1f}×.", "",
         "| mode | input | threads | sepconv | twin NCHW | twin channels_last | accelerate(twin) "
-        "| ONNX Runtime | torch.compile | sepconv vs faster twin | accelerate vs twin | "
-        "relative error |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| accelerate(sepconv) | ONNX Runtime | torch.compile | sepconv vs faster twin | "
+        "accelerate vs twin | relative error |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(_row(c) for c in result["cases"]), "",
         "MobileNetV2 rows: the *sepconv* column is `accelerate(MobileNetV2)`.", "",
         "## Acceptance (issue 14; 2 threads)", "", *_acceptance(result["cases"]), ""])

@@ -217,3 +217,16 @@ def test_the_original_model_is_untouched() -> None:
     model = _block(8, 16).eval()
     snn.accelerate(model)
     assert isinstance(model[0], nn.Conv2d) and isinstance(model[1], nn.BatchNorm2d)
+
+
+def test_sepconv_layers_take_the_following_batchnorm_and_activation() -> None:
+    layer = snn.SeparableConv2d(16, 32, 3, stride=2, padding=1, bias=False,
+                                between=nn.Sequential(nn.BatchNorm2d(16), nn.ReLU()))
+    model = _randomize(nn.Sequential(layer, nn.BatchNorm2d(32), nn.ReLU(inplace=True))).eval()
+    fast, report = snn.accelerate(model)
+    assert report.replaced[0].modules == ("0", "1", "2") and "after" in report.replaced[0].reason
+    assert isinstance(fast[0].after, nn.Sequential) and isinstance(fast[1], nn.Identity)
+    assert model[0].after is None  # the original is untouched
+    x = torch.randn(2, 16, 28, 28)
+    with torch.inference_mode():
+        assert _relative(fast(x), model(x)) < 1e-5

@@ -108,6 +108,24 @@ def _match_conv(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str]:
     return 2 + act, [0, 1, 2 if act else -1]
 
 
+def _absorb_after(chain: Sequence[nn.Module]) -> int:
+    """Move a BatchNorm2d/activation following a SeparableConv2d into its ``after``; the count."""
+    from sepconv.nn.layers import SeparableConv2d
+
+    layer = chain[0]
+    if type(layer) is not SeparableConv2d or layer.after is not None:
+        return 0
+    channels = layer.out_channels
+    taken: list[nn.Module] = []
+    if len(chain) > 1 and type(chain[1]) is nn.BatchNorm2d and foldable_bn(chain[1], channels) is None:
+        taken.append(chain[1])
+    if len(chain) > len(taken) + 1 and _is_activation(chain[len(taken) + 1]):
+        taken.append(chain[len(taken) + 1])
+    if taken:
+        layer.after = nn.Sequential(*taken).train(layer.training)
+    return len(taken)
+
+
 def match_any(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str, bool]:
     """(length, slots or reason, is_separable) of the chain starting at ``chain[0]``."""
     if _is_depthwise(chain[0]):
@@ -134,6 +152,15 @@ def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionRepor
     mods = [seq._modules[n] for n in names]
     i = 0
     while i < len(mods):
+        taken = _absorb_after(mods[i:])
+        if taken:
+            used = names[i:i + taken + 1]
+            for k in range(i + 1, i + taken + 1):
+                seq._modules[names[k]] = nn.Identity()
+            replaced.append(FusionReport(prefix + names[i], tuple(prefix + n for n in used),
+                                         "BatchNorm/activation moved into SeparableConv2d.after"))
+            i += taken + 1
+            continue
         length, slots, separable = match_any(mods[i:])
         if isinstance(slots, str):
             if separable:
