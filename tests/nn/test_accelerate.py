@@ -230,3 +230,11 @@ def test_sepconv_layers_take_the_following_batchnorm_and_activation() -> None:
     x = torch.randn(2, 16, 28, 28)
     with torch.inference_mode():
         assert _relative(fast(x), model(x)) < 1e-5
+
+
+def test_accelerate_inside_inference_mode() -> None:
+    model = _randomize(_block(8, 16)).eval()
+    x = torch.randn(2, 8, 10, 10)
+    with torch.inference_mode():
+        fast, _ = snn.accelerate(model)
+        assert _relative(fast(x), model(x)) < 1e-5

@@ -133,9 +133,9 @@ class FusedSeparable2d(nn.Module):
 
 def cached(module: nn.Module, compute: Callable[[], T]) -> T:
     """``compute()``, kept on ``module`` while no parameter or buffer changes (without grad)."""
-    if torch.is_grad_enabled():
-        return compute()
     tensors = [*module.parameters(), *module.buffers()]
+    if torch.is_grad_enabled() or any(t.is_inference() for t in tensors):
+        return compute()  # (inference tensors have no version counter to watch)
     key = (torch.is_inference_mode_enabled(), *(id(t) for t in tensors),
            *(t._version for t in tensors))
     cache = module.__dict__.get("_fold_cache")
