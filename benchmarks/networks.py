@@ -167,6 +167,8 @@ def _ort_session(model: nn.Module, x: torch.Tensor, threads: int) -> Callable[[]
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # ONNX Runtime's workers spin after each run by default and would slow whoever runs next
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
     feed = {"x": x.numpy()}
     return lambda: session.run(None, feed)
