@@ -9,8 +9,9 @@ When nothing sits between the steps, the eval path calls :func:`sepconv.nn.funct
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,8 @@ from sepconv.nn import _onednn, fast
 from sepconv.nn import functional as SF
 
 T = TypeVar("T")
+# Folded weights per module (outside the module, so that copies and pickles never carry them).
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.GELU, nn.Identity)
 
 
@@ -136,13 +139,12 @@ def cached(module: nn.Module, compute: Callable[[], T]) -> T:
     tensors = [*module.parameters(), *module.buffers()]
     if torch.is_grad_enabled() or any(t.is_inference() for t in tensors):
         return compute()  # (inference tensors have no version counter to watch)
-    key = (torch.is_inference_mode_enabled(), *(id(t) for t in tensors),
-           *(t._version for t in tensors))
-    cache = module.__dict__.get("_fold_cache")
+    key = (*(id(t) for t in tensors), *(t._version for t in tensors))
+    cache = _CACHE.get(module)
     if cache is None or cache[0] != key:
-        with torch.no_grad():
+        with torch.inference_mode(False), torch.no_grad():  # plain tensors: usable everywhere
             cache = (key, compute())
-        module.__dict__["_fold_cache"] = cache
+        _CACHE[module] = cache
     return cache[1]
 
 
