@@ -178,3 +178,16 @@ def test_training_with_between_runs_channels_last_and_keeps_gradients() -> None:
     (e,) = torch.autograd.grad(want.square().sum(), [x])
     torch.testing.assert_close(g, e)
     torch.testing.assert_close(layer.between[0].running_mean, plain[1].running_mean)
+
+
+def test_cached_weights_follow_input_size_and_parameter_changes() -> None:
+    layer = _layer(32, 64, 1, nn.ReLU)
+    for n in (1, 3, 1):  # the reordered weights depend on the input size
+        x = torch.randn(n, 32, 14, 14)
+        with torch.inference_mode():
+            assert _relative(layer(x), _plain(layer, x)) < 1e-4
+    with torch.no_grad():
+        layer.depthwise.weight.mul_(-2.0)
+        layer.between[0].running_mean.add_(1.0)
+    with torch.inference_mode():
+        assert _relative(layer(x), _plain(layer, x)) < 1e-4
