@@ -238,3 +238,20 @@ def test_accelerate_inside_inference_mode() -> None:
     with torch.inference_mode():
         fast, _ = snn.accelerate(model)
         assert _relative(fast(x), model(x)) < 1e-5
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jit.trace, TorchScript ONNX exporter
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.filterwarnings("ignore:Constant folding - Only steps=1")
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_accelerated_models_trace_and_export(dynamo: bool) -> None:
+    pytest.importorskip("onnxruntime")
+    model = _randomize(nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                                     nn.ReLU(), _block(16, 32, 2))).eval()
+    fast, report = snn.accelerate(model)
+    assert len(report.replaced) == 2
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert _relative(torch.jit.trace(fast, x)(x), model(x)) < 1e-5
+    data = snn.export_onnx(fast, x, dynamo=dynamo)
+    assert snn.onnxruntime_error(data, model, x) < 1e-5
