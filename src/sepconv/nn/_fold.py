@@ -137,8 +137,8 @@ class FusedSeparable2d(nn.Module):
 def cached(module: nn.Module, compute: Callable[[], T]) -> T:
     """``compute()``, kept on ``module`` while no parameter or buffer changes (without grad)."""
     tensors = [*module.parameters(), *module.buffers()]
-    if torch.is_grad_enabled() or any(t.is_inference() for t in tensors):
-        return compute()  # (inference tensors have no version counter to watch)
+    if torch.is_grad_enabled() or _onednn.traced() or any(t.is_inference() for t in tensors):
+        return compute()  # (a trace records the folding; inference tensors have no version)
     key = (*(id(t) for t in tensors), *(t._version for t in tensors))
     cache = _CACHE.get(module)
     if cache is None or cache[0] != key:
