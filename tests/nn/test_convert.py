@@ -138,7 +138,7 @@ def test_convert_model_fixed_energy_budget_and_report():
     torch.manual_seed(1)
     model = Small()
     x = torch.randn(4, 3, 16, 16)
-    new, report = convert_model(model, depth_multiplier=1, calibration=x)
+    new, report = convert_model(model, depth_multiplier=1, calibration=x, speed_guard=False)
     assert [r.name for r in report.layers] == ["features.0", "features.2"]  # 1×1 and grouped stay
     assert isinstance(new.features[0], SeparableConv2d) and isinstance(model.features[0], nn.Conv2d)
     assert report.layers[0].old_macs == 16 * 16 * 8 * 3 * 9 * 4
@@ -146,17 +146,17 @@ def test_convert_model_fixed_energy_budget_and_report():
     assert all(0 < r.output_error < 2 for r in report.layers) and report.model_output_error > 0
     d = report.to_dict()
     assert d["layers"][0]["choice"] == 1 and "features.0" in str(report)
-    _, rep = convert_model(model, energy=1.0, calibration=x)
+    _, rep = convert_model(model, energy=1.0, calibration=x, speed_guard=False)
     assert rep.model_output_error < 1e-5
     _, rep = convert_model(model, energy=0.9)
     assert all(r.weight_error <= math.sqrt(0.1) + 1e-9 for r in rep.layers)
     assert rep.layers[0].old_macs is None
-    _, rep = convert_model(model, budget=0.25, input_shape=(1, 3, 16, 16))
+    _, rep = convert_model(model, budget=0.25, input_shape=(1, 3, 16, 16), speed_guard=False)
     totals = rep.totals()
     assert totals["new_macs"] <= 0.25 * totals["old_macs"]
-    _, loose = convert_model(model, budget=0.6, input_shape=(1, 3, 16, 16))
+    _, loose = convert_model(model, budget=0.6, input_shape=(1, 3, 16, 16), speed_guard=False)
     assert sum(r.choice for r in loose.layers) >= sum(r.choice for r in rep.layers)
-    _, everything = convert_model(model, budget=1.0, input_shape=(1, 3, 16, 16))
+    _, everything = convert_model(model, budget=1.0, input_shape=(1, 3, 16, 16), speed_guard=False)
     # a budget never makes a layer dearer than the convolution it replaces
     assert all(r.new_macs <= r.old_macs for r in everything.layers)
 
@@ -173,3 +173,44 @@ def test_convert_a_bare_conv():
     conv = nn.Conv2d(3, 4, 3)
     new, report = convert_model(conv, depth_multiplier=3)
     assert isinstance(new, SeparableConv2d) and report.layers[0].name == ""
+
+
+def test_speed_guard_keeps_the_faster_convolution(monkeypatch):
+    """The guard's decision follows the measured times (faked here: tests never assert time)."""
+    import importlib
+
+    module = importlib.import_module("sepconv.nn.convert_model")  # the module, not the function
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+    timings = iter([(1.0, 2.0), (2.0, 1.0)])  # layer 0: separable 2× slower; layer 2: 2× faster
+    monkeypatch.setattr(module, "time_pair", lambda old, new, shape: next(timings))
+    new, report = convert_model(model, depth_multiplier=1, input_shape=(1, 3, 16, 16))
+    assert isinstance(new[0], nn.Conv2d) and isinstance(new[2], SeparableConv2d)
+    first, second = report.layers
+    assert first.kept_dense is not None and "0.50×" in first.kept_dense and first.measured_speedup == 0.5
+    assert second.kept_dense is None and second.measured_speedup == 2.0
+    assert first.predicted_speedup == first.old_macs / first.new_macs
+    assert report.totals()["new_macs"] == first.old_macs + second.new_macs
+    assert "kept dense" in str(report)
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(new[0](x), model[0](x))
+    unguarded, plain = convert_model(model, depth_multiplier=1, input_shape=(1, 3, 16, 16),
+                                     speed_guard=False)
+    assert isinstance(unguarded[0], SeparableConv2d) and plain.layers[0].measured_speedup is None
+
+
+def test_speed_guard_times_both_layers_on_the_input_shape():
+    from sepconv.nn.profiling import time_pair
+
+    calls = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            calls.append(tuple(x.shape))
+            return x
+
+    old, new = nn.Conv2d(3, 3, 1), Spy()
+    old_s, new_s = time_pair(old, new, (2, 3, 5, 5))
+    assert old_s > 0 and new_s > 0 and calls == [(2, 3, 5, 5)] * 6

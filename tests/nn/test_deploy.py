@@ -117,6 +117,9 @@ def _input(case: Case, size: str) -> torch.Tensor:
                        generator=torch.Generator().manual_seed(1))
 
 
+EVAL_OP = "mkldnn::_convolution_pointwise"
+
+
 def _takes_fused_path(case: Case, size: str) -> bool:
     return case.fused and size == "large"
 
@@ -169,7 +172,10 @@ def test_inference_mode_equals_no_grad_and_keeps_the_fused_path(case, size):
         found = layer(x)
     assert relative_error(found, expected) <= 1e-5
     fused = bool(ops & set(FUSED_OPS))
-    assert fused == _takes_fused_path(case, size), ops & set(FUSED_OPS)
+    if EVAL_OP in ops:  # issue 14's eval path: BatchNorm folded, oneDNN conv + activation
+        assert not fused and case.name.startswith("separable2d")
+    else:
+        assert fused == _takes_fused_path(case, size), ops & set(FUSED_OPS)
     with torch.no_grad():
         assert bool(ran_ops(lambda: layer(x)) & set(FUSED_OPS)) == fused
 
@@ -260,7 +266,7 @@ def test_whole_mobilenet_style_model_deploys():
     model, x = mobilenet_like(), torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         expected = model(x)
-        assert ran_ops(lambda: model(x)) & {"sepconv::depthwise_conv2d"}
+        assert ran_ops(lambda: model(x)) & {"sepconv::depthwise_conv2d", EVAL_OP}
     with torch.inference_mode():
         assert relative_error(model(x), expected) <= 1e-5
     with torch.no_grad():
@@ -280,7 +286,7 @@ def test_converted_models_deploy():
     dense.eval()
     x = torch.randn(2, 3, 64, 64)
     converted = [
-        convert_model(dense, depth_multiplier=2, input_shape=tuple(x.shape))[0],
+        convert_model(dense, depth_multiplier=2, input_shape=tuple(x.shape), speed_guard=False)[0],
         convert_model(dense, form="spatial", rank=2)[0],
         nn.Sequential(to_depthwise_separable(dense[3], depth_multiplier=4), nn.ReLU()),
         nn.Sequential(to_spatial_separable(dense[5], rank=3)),

@@ -75,7 +75,7 @@ def convert_body(model: nn.Sequential, form: str, choice: int, calibration: Tens
     depthwise = form == "depthwise"
     body, report = convert_model(model.get_submodule("body"), form=form, calibration=body_input,
                                  depth_multiplier=choice if depthwise else None,
-                                 rank=None if depthwise else choice)
+                                 rank=None if depthwise else choice, speed_guard=False)
     new = copy.deepcopy(model)
     new.body = body
     return new, report

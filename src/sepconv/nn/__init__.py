@@ -21,6 +21,7 @@ from sepconv.nn import (
     _export,  # noqa: F401 - teaches both ONNX exporters sepconv's operators
     functional,
 )
+from sepconv.nn.accelerate import AccelerationReport, FusionReport, accelerate
 from sepconv.nn.convert import to_depthwise_separable, to_spatial_separable
 from sepconv.nn.convert_model import ConversionReport, LayerReport, convert_model
 from sepconv.nn.deploy import export_onnx, onnxruntime_error
@@ -41,11 +42,13 @@ from sepconv.nn.profiling import LayerProfile, Profile, profile
 from sepconv.nn.spatial import SpatialSeparableConv2d
 
 __all__ = [
+    "AccelerationReport",
     "ConversionReport",
     "DepthwiseConv1d",
     "DepthwiseConv2d",
     "DepthwiseConv3d",
     "Filter",
+    "FusionReport",
     "LayerProfile",
     "LayerReport",
     "PointwiseConv1d",
@@ -56,6 +59,7 @@ __all__ = [
     "SeparableConv2d",
     "SeparableConv3d",
     "SpatialSeparableConv2d",
+    "accelerate",
     "convert_model",
     "export_onnx",
     "functional",

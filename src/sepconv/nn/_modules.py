@@ -59,12 +59,12 @@ def options_repr(
     return text
 
 
-def check_between(between: object, channels: int) -> nn.Module | None:
-    """``between`` must be an nn.Module (so its parameters are registered) or None."""
+def check_between(between: object, channels: int, name: str = "between") -> nn.Module | None:
+    """``between`` (or ``after``) must be an nn.Module (so its parameters are registered) or None."""
     if between is None or isinstance(between, nn.Module):
         return between
     raise bad_argument(
-        "between",
+        name,
         "an nn.Module or None",
         type(between).__name__,
         f"wrap it in a module, e.g. nn.Sequential(nn.BatchNorm2d({channels}), nn.ReLU())",

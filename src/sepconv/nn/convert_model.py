@@ -12,21 +12,31 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
 from sepconv._errors import bad_argument, unknown_choice
 from sepconv.nn import convert
-from sepconv.nn.profiling import layer_shapes, module_macs, module_params, run_hooked
+from sepconv.nn.profiling import (
+    layer_shapes,
+    module_macs,
+    module_params,
+    run_hooked,
+    time_pair,
+)
 
 FORMS = ("depthwise", "spatial")
 
 
 @dataclass(frozen=True)
 class LayerReport:
-    """One converted layer. MACs are None without ``input_shape``; errors are relative."""
+    """One converted layer. MACs are None without ``input_shape``; errors are relative.
+
+    ``predicted_speedup``: old ÷ new MACs; ``measured_speedup``: old ÷ new time on the input
+    shape (speed guard); ``kept_dense``: why the original convolution stayed (None: converted).
+    """
 
     name: str
     old: str
@@ -38,6 +48,9 @@ class LayerReport:
     new_macs: int | None
     weight_error: float
     output_error: float | None
+    predicted_speedup: float | None = None
+    measured_speedup: float | None = None
+    kept_dense: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,9 @@ class ConversionReport:
                 "layers": [asdict(layer) for layer in self.layers]}
 
     def totals(self) -> dict[str, int | None]:
-        def total(key: str) -> int | None:
-            values = [getattr(layer, key) for layer in self.layers]
+        def total(key: str) -> int | None:  # a layer kept dense counts with its old size
+            values = [getattr(layer, "old" + key[3:] if layer.kept_dense else key)
+                      for layer in self.layers]
             return None if any(v is None for v in values) else sum(values)
         return {key: total(key) for key in ("old_params", "new_params", "old_macs", "new_macs")}
 
@@ -68,6 +82,7 @@ class ConversionReport:
         t = self.totals()
         rows.append(f"{'total':<20} {'':<34} {'':>4} {_pair(t['old_params'], t['new_params']):>21} "
                     f"{_pair(t['old_macs'], t['new_macs']):>27}")
+        rows += [f"{r.name}: kept dense ({r.kept_dense})" for r in self.layers if r.kept_dense]
         if self.model_output_error is not None:
             rows.append(f"model output relative error on the calibration batch: "
                         f"{self.model_output_error:.4f}")
@@ -179,14 +194,18 @@ def _check_options(form: object, fixed: object, energy: object, budget: object,
 
 def convert_model(model: nn.Module, *, form: str = "depthwise", depth_multiplier: int | None = None,
                   rank: int | None = None, energy: float | None = None, budget: float | None = None,
-                  input_shape: Sequence[int] | None = None, calibration: torch.Tensor | None = None
-                  ) -> tuple[nn.Module, ConversionReport]:
+                  input_shape: Sequence[int] | None = None, calibration: torch.Tensor | None = None,
+                  speed_guard: bool = True) -> tuple[nn.Module, ConversionReport]:
     """A copy of ``model`` with every eligible convolution made separable, and a report.
 
     Eligible: ``nn.Conv{1,2,3}d`` (``form='depthwise'``) or ``nn.Conv2d`` (``'spatial'``) with
     groups=1 and a kernel larger than 1×1. Choose each layer's size with ``depth_multiplier``
     (or ``rank``), ``energy`` or ``budget``; without any, depthwise uses m = 1.
     ``calibration`` (a batch) adds each layer's and the model's output error to the report.
+    With an input shape (``input_shape`` or ``calibration``) and ``speed_guard`` (default), each
+    converted layer and the convolution it replaces are timed on that layer's input shape; a
+    converted layer slower than the original is not kept (the report says so, with the
+    predicted and measured speed-ups).
     """
     fixed = depth_multiplier if form == "depthwise" else rank
     if (form == "depthwise" and rank is not None) or (form == "spatial" and depth_multiplier is not None):
@@ -209,8 +228,12 @@ def convert_model(model: nn.Module, *, form: str = "depthwise", depth_multiplier
     reports = []
     for (name, conv), choice in zip(convs, choices):
         new = _build(conv, form, choice)
-        reports.append(_layer_report(name, conv, new, choice, form, shapes, inputs.get(id(conv))))
-        new_model = _replace(new_model, name, new)
+        report = _layer_report(name, conv, new, choice, form, shapes, inputs.get(id(conv)))
+        if speed_guard and id(conv) in shapes:
+            report = _guarded(report, conv, new, shapes[id(conv)][0])
+        reports.append(report)
+        if report.kept_dense is None:
+            new_model = _replace(new_model, name, new)
     model_error = None
     if calibration is not None:
         with torch.no_grad():
@@ -262,6 +285,21 @@ def _layer_report(name: str, conv: nn.modules.conv._ConvNd, new: nn.Module, choi
     return LayerReport(name, type(conv).__name__, type(new).__name__, choice,
                        module_params(conv, False), module_params(new, False), old_macs, new_macs,
                        weight_error, output_error)
+
+
+def _guarded(report: LayerReport, conv: nn.Module, new: nn.Module,
+             input_shape: Sequence[int]) -> LayerReport:
+    """The report with measured speed-up; the original conv is kept where it was faster."""
+    old_s, new_s = time_pair(conv, new, input_shape)
+    measured = old_s / max(new_s, 1e-12)
+    predicted = None
+    if report.old_macs is not None and report.new_macs:
+        predicted = report.old_macs / report.new_macs
+    kept = None
+    if measured < 1:
+        kept = (f"the separable layer ran at {measured:.2f}× the convolution's speed on "
+                f"{tuple(input_shape)}; pass speed_guard=False to convert it anyway")
+    return replace(report, predicted_speedup=predicted, measured_speedup=measured, kept_dense=kept)
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:

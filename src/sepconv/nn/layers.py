@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from sepconv.nn import _script
+from sepconv.nn import _onednn, _script, fast
 from sepconv.nn import functional as SF
 from sepconv.nn._args import Padding, check_padding, check_padding_mode, int_tuple, positive_int
 from sepconv.nn._init import depthwise_fans, uniform_fan_in_
@@ -241,6 +241,7 @@ class _SeparableConvNd(nn.Module):
         device: Device = None,
         dtype: torch.dtype | None = None,
         between: nn.Module | None = None,
+        after: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.depthwise = DEPTHWISE[self.ndim](
@@ -258,6 +259,7 @@ class _SeparableConvNd(nn.Module):
         mid = self.depthwise.out_channels
         self.between = check_between(between, mid)
         self.pointwise = POINTWISE[self.ndim](mid, out_channels, bias, device, dtype)
+        self.after = check_between(after, out_channels, "after")
 
     in_channels = property(lambda self: self.depthwise.in_channels)
     out_channels = property(lambda self: self.pointwise.out_channels)
@@ -285,14 +287,27 @@ class _SeparableConvNd(nn.Module):
     def __prepare_scriptable__(self) -> nn.Module:
         """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script)."""
         return _script.chain(self.depthwise.__prepare_scriptable__(), self.between,
-                             self.pointwise.__prepare_scriptable__())
+                             self.pointwise.__prepare_scriptable__(), self.after)
 
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
-        function = (SF.separable_conv1d, SF.separable_conv2d, SF.separable_conv3d)[self.ndim - 1]
         dw, pw = self.depthwise, self.pointwise
-        return function(input, dw.weight, pw.weight, pw.bias, dw.stride, dw.padding, dw.dilation,
-                        dw.padding_mode, self.between)
+        if self.ndim == 2 and not self.training and _onednn.plain_call() and (
+                self.between is not None or self.after is not None
+                or not fast.usable(input, dw.stride, [dw.weight, pw.weight], pw.bias)):
+            out = _onednn.separable_layer(self, input)  # eval: BatchNorms folded (issue 14)
+            if out is not None:
+                return out
+        if (self.ndim == 2 and self.training and self.between is not None and input.ndim == 4
+                and input.device.type == "cpu" and not _onednn.traced()):
+            # Training with modules between the steps: PyTorch's convolutions in channels_last
+            # beat the fused depthwise operator + NCHW BatchNorm (benchmarks/networks.py, train
+            # step of MobileNetV1 at 8×160²: 0.75× -> 0.91× the faster plain twin, 2 threads).
+            input = input.contiguous(memory_format=torch.channels_last)
+        function = (SF.separable_conv1d, SF.separable_conv2d, SF.separable_conv3d)[self.ndim - 1]
+        out = function(input, dw.weight, pw.weight, pw.bias, dw.stride, dw.padding, dw.dilation,
+                       dw.padding_mode, self.between)
+        return out if self.after is None else self.after(out)
 
 
 class SeparableConv1d(_SeparableConvNd):
@@ -308,7 +323,10 @@ class SeparableConv2d(_SeparableConvNd):
     stride, padding, dilation and padding_mode; ``.pointwise`` (a :class:`PointwiseConv2d`,
     weight (N, C·m, 1, 1)) holds the one bias. Nothing happens between the steps unless
     ``between`` is given (e.g. ``nn.Sequential(nn.BatchNorm2d(C·m), nn.ReLU())``, MobileNet
-    style); ``layer(x)`` equals ``layer.pointwise(layer.between(layer.depthwise(x)))``.
+    style); ``after`` (e.g. ``nn.Sequential(nn.BatchNorm2d(N), nn.ReLU())``) runs after the
+    pointwise step: ``layer(x)`` equals ``after(pointwise(between(depthwise(x))))``. In eval mode
+    without gradients a BatchNorm2d and a ReLU/ReLU6/SiLU/Hardswish/GELU in ``between`` and
+    ``after`` are folded into the steps (docs/guide/networks.md).
     Init: U(-b, b) with ``b = 1/sqrt(kh·kw)`` (depthwise) and ``b = 1/sqrt(C·m)`` (pointwise
     weight and bias).
 

@@ -242,3 +242,23 @@ def profile(model: nn.Module, input_shape: Sequence[int], *, measure: bool = Fal
                                    module_macs(module, ins, outs), module_params(module, bias),
                                    times.get(id(module))))
     return Profile(shape, tuple(result))
+
+
+def time_pair(old: nn.Module, new: nn.Module, input_shape: Sequence[int], rounds: int = 5
+              ) -> tuple[float, float]:
+    """Median seconds of ``old`` and ``new`` on a random input of ``input_shape`` (no grad).
+
+    The two run alternately, ``rounds`` times each after one untimed call, so that a slow
+    minute of a shared machine weighs on both (convert_model's speed guard).
+    """
+    weight = next(old.parameters())
+    x = torch.randn(tuple(input_shape), dtype=weight.dtype, device=weight.device)
+    times: tuple[list[float], list[float]] = ([], [])
+    with torch.no_grad():
+        old(x), new(x)
+        for _ in range(rounds):
+            for module, spent in zip((old, new), times):
+                start = time.perf_counter()
+                module(x)
+                spent.append(time.perf_counter() - start)
+    return sorted(times[0])[rounds // 2], sorted(times[1])[rounds // 2]

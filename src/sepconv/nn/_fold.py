@@ -1,0 +1,171 @@
+"""One module for a depthwise → [BN] → [act] → pointwise → [BN] → [act] chain (issue 14).
+
+In eval mode the BatchNorms are folded into the convolutions' weights and biases (refolded when a
+parameter or statistic changes), so the chain runs as two convolutions and two activations; in
+training mode the original modules run in order, exactly as before (their statistics update).
+When nothing sits between the steps, the eval path calls :func:`sepconv.nn.functional.separable_conv2d`
+(the fused CPU operator where :func:`sepconv.nn.fast.usable` accepts the call).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sepconv.nn import _onednn, fast
+from sepconv.nn import functional as SF
+
+T = TypeVar("T")
+# Folded weights per module (outside the module, so that copies and pickles never carry them).
+_CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.GELU, nn.Identity)
+
+
+def bn_activation(bn: nn.Module) -> nn.Module | None:
+    """The activation a BatchNorm subclass applies itself (timm's ``BatchNormAct2d.act``)."""
+    act = getattr(bn, "act", None)
+    return act if isinstance(act, nn.Module) else None
+
+
+def foldable_bn(module: nn.Module, channels: int) -> str | None:
+    """Why ``module`` cannot be folded as a BatchNorm over ``channels`` (None: it can)."""
+    if not isinstance(module, nn.BatchNorm2d):
+        return "not a BatchNorm2d"
+    if module.num_features != channels or module.running_mean is None:
+        return "BatchNorm without running statistics or of another width"
+    if type(module) is not nn.BatchNorm2d and not isinstance(bn_activation(module), ACTIVATIONS):
+        return f"BatchNorm subclass {type(module).__name__} without a known .act"
+    return None
+
+
+def _bn_affine(bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    assert bn.running_mean is not None and bn.running_var is not None
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    return scale, shift
+
+
+def fold(conv: nn.Conv2d, bn: nn.Module | None) -> tuple[Tensor, Tensor | None]:
+    """``conv``'s weight and bias with ``bn`` (eval statistics) folded in."""
+    return fold_weights(conv.weight, conv.bias, bn)
+
+
+def fold_weights(weight: Tensor, bias: Tensor | None, bn: nn.Module | None
+                 ) -> tuple[Tensor, Tensor | None]:
+    """A convolution's weight and bias with ``bn`` (eval statistics) folded in."""
+    if bn is None:
+        return weight, bias
+    assert isinstance(bn, nn.BatchNorm2d)
+    scale, shift = _bn_affine(bn)
+    bias = shift if bias is None else bias * scale + shift
+    return weight * scale.reshape(-1, 1, 1, 1), bias
+
+
+class Folded(NamedTuple):
+    """The chain's convolutions with their BatchNorms folded in."""
+
+    w1: Tensor
+    b1: Tensor | None
+    w2: Tensor
+    b2: Tensor | None
+
+
+def fold_chain(chain: FusedSeparable2d) -> Folded:
+    return Folded(*fold(chain.depthwise, chain.bn1), *fold(chain.pointwise, chain.bn2))
+
+
+class FusedSeparable2d(nn.Module):
+    """``act2(bn2(pointwise(act1(bn1(depthwise(x))))))`` with the BatchNorms folded in eval mode.
+
+    Built by :func:`sepconv.nn.accelerate`; each of ``bn1``, ``act1``, ``bn2``, ``act2`` may be
+    None. A BatchNorm holding an ``.act`` (timm's ``BatchNormAct2d``) keeps it: it is applied
+    after the folded convolution, before the separate activation if there is one.
+    """
+
+    def __init__(self, depthwise: nn.Conv2d, bn1: nn.Module | None, act1: nn.Module | None,
+                 pointwise: nn.Conv2d, bn2: nn.Module | None, act2: nn.Module | None) -> None:
+        super().__init__()
+        self.steps = nn.ModuleList(m for m in (depthwise, bn1, act1, pointwise, bn2, act2)
+                                   if m is not None)
+        self.depthwise, self.bn1, self.act1 = depthwise, bn1, act1
+        self.pointwise, self.bn2, self.act2 = pointwise, bn2, act2
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            for step in self.steps:
+                x = step(x)
+            return x
+        w1, b1, w2, b2 = self._folded()
+        dw = self.depthwise
+        if self._nothing_between() and fast.usable(x, dw.stride, [w1, w2], b2):
+            bias = b2 if b1 is None else F.conv2d(b1.reshape(1, -1, 1, 1), w2, b2).flatten()
+            x = SF.separable_conv2d(x, w1, w2, bias, dw.stride, dw.padding, dw.dilation,
+                                    dw.padding_mode)
+        elif _onednn.usable(self, x):
+            return _onednn.forward(self, x, Folded(w1, b1, w2, b2))
+        else:
+            x = dw._conv_forward(x, w1, b1)
+            x = self._activate(self.bn1, self.act1, x)
+            x = F.conv2d(x, w2, b2)
+        return self._activate(self.bn2, self.act2, x)
+
+    def _nothing_between(self) -> bool:
+        return (self.act1 is None and (self.bn1 is None or bn_activation(self.bn1) is None)
+                and self.depthwise.groups == self.depthwise.in_channels)
+
+    @staticmethod
+    def _activate(bn: nn.Module | None, act: nn.Module | None, x: Tensor) -> Tensor:
+        for module in (bn_activation(bn) if bn is not None else None, act):
+            if module is not None:
+                x = module(x)
+        return x
+
+    def _folded(self) -> Folded:
+        """Folded (w1, b1, w2, b2), cached while no parameter or statistic changes (no grad)."""
+        return cached(self, lambda: fold_chain(self))
+
+
+def cached(module: nn.Module, compute: Callable[[], T]) -> T:
+    """``compute()``, kept on ``module`` while no parameter or buffer changes (without grad)."""
+    tensors = [*module.parameters(), *module.buffers()]
+    if torch.is_grad_enabled() or _onednn.traced() or any(t.is_inference() for t in tensors):
+        return compute()  # (a trace records the folding; inference tensors have no version)
+    key = (*(id(t) for t in tensors), *(t._version for t in tensors))
+    cache = _CACHE.get(module)
+    if cache is None or cache[0] != key:
+        with torch.inference_mode(False), torch.no_grad():  # plain tensors: usable everywhere
+            cache = (key, compute())
+        _CACHE[module] = cache
+    return cache[1]
+
+
+class FusedConv2d(nn.Module):
+    """``act(bn(conv(x)))`` with the BatchNorm folded in eval mode (a stem or an expansion conv).
+
+    Built by :func:`sepconv.nn.accelerate` for an ``nn.Conv2d`` followed by a BatchNorm2d (and an
+    activation) that is not part of a separable chain. Training mode runs the original modules.
+    """
+
+    def __init__(self, conv: nn.Conv2d, bn: nn.Module, act: nn.Module | None) -> None:
+        super().__init__()
+        self.steps = nn.ModuleList(m for m in (conv, bn, act) if m is not None)
+        self.conv, self.bn, self.act = conv, bn, act
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            for step in self.steps:
+                x = step(x)
+            return x
+        weight, bias = cached(self, lambda: fold(self.conv, self.bn))
+        if _onednn.conv_usable(self, x):
+            return _onednn.conv(self, x, weight, bias)
+        return FusedSeparable2d._activate(self.bn, self.act, self.conv._conv_forward(x, weight, bias))

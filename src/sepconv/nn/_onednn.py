@@ -1,0 +1,202 @@
+"""Eval path of :class:`sepconv.nn._fold.FusedSeparable2d` on oneDNN's fused conv + activation.
+
+``torch.ops.mkldnn._convolution_pointwise`` (what inductor emits for conv + activation on CPU)
+runs a convolution with its bias and activation in one pass; with the BatchNorms folded, a
+depthwise → BN → act → pointwise → BN → act chain is two such calls. Each chain also picks its
+memory format (:func:`prefers_nchw`): channels_last except for small deep layers, where oneDNN's
+channels_last 1×1 convolution is slower. The output may therefore come back in the other memory
+format than the input's (same values).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+# Chains whose output has at most NCHW_PIXELS pixels (N·Ho·Wo) and at least NCHW_CHANNELS
+# channels run in NCHW, all others in channels_last. Measured on this 2-core machine, 2 threads,
+# dw 3×3 + ReLU then 1×1 + ReLU through this op, MobileNetV1's chains at batch 1 and 8 (NCHW time
+# ÷ channels_last time): 2.6-3.2 at 112², 1.2-3.0 at 56², 1.1-1.2 at 28², 1.06-1.09 at 14² with
+# 512 channels; 0.35 (1×1024×7²), 0.55 (1×512→1024, 14² stride 2), 0.82 (8×1024×7²), 0.96
+# (8×512→1024, 14² stride 2). Whole network: benchmarks/networks.py, column accelerate(twin).
+NCHW_PIXELS = 512
+NCHW_CHANNELS = 1024
+_NAMES: dict[type, tuple[str, list[Any], str]] = {
+    nn.ReLU: ("relu", [], ""),
+    nn.ReLU6: ("hardtanh", [0.0, 6.0], ""),
+    nn.SiLU: ("swish", [], ""),
+    nn.Hardswish: ("hardswish", [], ""),
+    nn.Identity: ("none", [], ""),
+}
+
+
+def _op() -> Any:
+    mkldnn = getattr(torch.ops, "mkldnn", None)
+    return getattr(mkldnn, "_convolution_pointwise", None) if mkldnn is not None else None
+
+
+def activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[Any], str] | None:
+    """oneDNN's name for what follows a step (BatchNorm's own .act, then act), None if none fits."""
+    from sepconv.nn._fold import bn_activation
+
+    found = [m for m in (bn_activation(bn) if bn is not None else None, act)
+             if m is not None and type(m) is not nn.Identity]
+    if not found:
+        return _NAMES[nn.Identity]
+    if len(found) > 1:
+        return None
+    module = found[0]
+    if type(module) is nn.GELU:
+        return ("gelu", [], module.approximate)
+    return _NAMES.get(type(module))
+
+
+def traced() -> bool:
+    """Whether the call is being traced, scripted, exported or compiled."""
+    return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling())
+
+
+def plain_call() -> bool:
+    """Whether this call may take the oneDNN path: no gradient, not traced, exported or compiled."""
+    return not (torch.is_grad_enabled() or traced())
+
+
+def usable(chain: Any, x: Tensor) -> bool:
+    """No gradient wanted; float32 CPU, 4-D; zero padding as ints; activations oneDNN fuses."""
+    dw = chain.depthwise
+    return (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu"
+            and x.ndim == 4 and dw.padding_mode == "zeros" and not isinstance(dw.padding, str)
+            and _op() is not None and activation(chain.bn1, chain.act1) is not None
+            and activation(chain.bn2, chain.act2) is not None)
+
+
+def prefers_nchw(pixels: int, channels: int) -> bool:
+    """Whether a chain with this output (N·Ho·Wo pixels, channels) runs faster in NCHW."""
+    return pixels <= NCHW_PIXELS and channels >= NCHW_CHANNELS
+
+
+Activation = tuple[str, list[Any], str]
+
+
+def run(x: Tensor, w1: Tensor, b1: Tensor | None, geometry: tuple[Any, Any, Any],
+        act1: Activation, w2: Tensor, b2: Tensor | None, act2: Activation) -> Tensor:
+    """Depthwise conv + act1 then 1×1 conv + act2, each one oneDNN call, in the preferred format.
+
+    ``geometry``: the depthwise step's (padding, stride, dilation) pairs, padding as ints.
+    """
+    (ph, pw), (sh, sw), (dh, dw) = geometry
+    n, channels, h, w = (int(s) for s in x.shape)
+    kh, kw = int(w1.shape[2]), int(w1.shape[3])
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    nchw = prefers_nchw(n * ho * wo, int(w2.shape[0]))
+    x = x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last)
+    op = _op()
+    w1 = packed(w1, [ph, pw], [sh, sw], [dh, dw], channels, [n, channels, h, w])
+    y = op(x, w1, b1, [ph, pw], [sh, sw], [dh, dw], channels, *act1)
+    w2 = packed(w2, [0, 0], [1, 1], [1, 1], 1, [n, int(y.shape[1]), ho, wo])
+    return op(y, w2, b2, [0, 0], [1, 1], [1, 1], 1, *act2)
+
+
+# oneDNN's own layout of a (cached, folded) weight for one input size: computing it on every
+# call cost 8-29 % of a chain's time (this machine, 2 threads: 1×1024×7² 0.79 -> 0.61 ms,
+# 1×512×14² 0.63 -> 0.56 ms, 8×128×56² 7.8 -> 6.1 ms).
+# Keyed by id (tensors compare elementwise); an entry goes when its weight is collected.
+_PACKED: dict[int, tuple[weakref.ref[Tensor], list[int], Tensor]] = {}
+
+
+def packed(weight: Tensor, padding: list[int], stride: list[int], dilation: list[int],
+           groups: int, input_size: list[int]) -> Tensor:
+    """``weight`` reordered for oneDNN, kept while ``weight`` lives (cached weights only)."""
+    reorder = getattr(torch._C._nn, "mkldnn_reorder_conv2d_weight", None)
+    if reorder is None or weight.is_inference() or weight.requires_grad:
+        return weight
+    key = id(weight)
+    entry = _PACKED.get(key)
+    if entry is None or entry[0]() is not weight or entry[1] != input_size:
+        if entry is None or entry[0]() is not weight:
+            weakref.finalize(weight, _PACKED.pop, key, None)
+        entry = (weakref.ref(weight), input_size,
+                 reorder(weight.to_mkldnn(), padding, stride, dilation, groups, input_size))
+        _PACKED[key] = entry
+    return entry[2]
+
+
+def forward(chain: Any, x: Tensor, folded: Any) -> Tensor:
+    """The chain of :class:`sepconv.nn._fold.FusedSeparable2d` (``usable`` said yes)."""
+    dw = chain.depthwise
+    act1 = activation(chain.bn1, chain.act1)
+    act2 = activation(chain.bn2, chain.act2)
+    assert act1 is not None and act2 is not None
+    return run(x, folded.w1, folded.b1, (dw.padding, dw.stride, dw.dilation), act1,
+               folded.w2, folded.b2, act2)
+
+
+def _between_parts(between: nn.Module | None, channels: int) -> tuple[Any, Any] | None:
+    """(BatchNorm or None, activation or None) when ``between`` is one of those, else None."""
+    from sepconv.nn._fold import foldable_bn
+
+    parts = list(between) if type(between) is nn.Sequential else [between]
+    parts = [p for p in parts if p is not None and type(p) is not nn.Identity]
+    bn = parts.pop(0) if parts and type(parts[0]) is nn.BatchNorm2d else None
+    if bn is not None and (foldable_bn(bn, channels) is not None or bn.training):
+        return None
+    act = parts.pop(0) if parts else None
+    if parts or (act is not None and activation(None, act) is None):
+        return None
+    return bn, act
+
+
+def separable_layer(layer: Any, x: Tensor) -> Tensor | None:
+    """SeparableConv2d's eval path (BatchNorm in ``between`` folded), or None where it does not apply.
+
+    Applies to float32 CPU calls without gradient, outside tracing, export and compilation, with
+    zero padding given as ints (or 'valid') and ``between`` and ``after`` each None, a BatchNorm2d
+    in eval mode, an activation oneDNN fuses, or an ``nn.Sequential`` of a BatchNorm2d then such
+    an activation.
+    """
+    dw, pw = layer.depthwise, layer.pointwise
+    if not (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu" and x.ndim == 4
+            and dw.padding_mode == "zeros" and dw.padding != "same" and _op() is not None
+            and int(x.shape[1]) == dw.in_channels and dw.weight.dtype == torch.float32):
+        return None
+    parts = _between_parts(layer.between, dw.out_channels)
+    after = _between_parts(layer.after, pw.out_channels)
+    if parts is None or after is None:
+        return None
+    from sepconv.nn._fold import cached, fold_weights
+
+    w1, b1, w2, b2 = cached(layer, lambda: (*fold_weights(dw.weight, dw.bias, parts[0]),
+                                            *fold_weights(pw.weight, pw.bias, after[0])))
+    padding = (0, 0) if dw.padding == "valid" else dw.padding
+    act1, act2 = activation(None, parts[1]), activation(None, after[1])
+    assert act1 is not None and act2 is not None
+    return run(x, w1, b1, (padding, dw.stride, dw.dilation), act1, w2, b2, act2)
+
+
+def conv_usable(fused: Any, x: Tensor) -> bool:
+    """Whether :class:`sepconv.nn._fold.FusedConv2d` may run as one oneDNN call."""
+    conv = fused.conv
+    return (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu" and x.ndim == 4
+            and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+            and _op() is not None and activation(fused.bn, fused.act) is not None)
+
+
+def conv(fused: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """One convolution + bias + activation, in the memory format its size prefers."""
+    c = fused.conv
+    (ph, pw), (sh, sw), (dh, dw) = c.padding, c.stride, c.dilation
+    n, _, h, w = (int(s) for s in x.shape)
+    kh, kw = int(weight.shape[2]), int(weight.shape[3])
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    nchw = prefers_nchw(n * ho * wo, int(weight.shape[0]))
+    x = x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last)
+    name, scalars, algorithm = activation(fused.bn, fused.act)  # type: ignore[misc]
+    weight = packed(weight, [ph, pw], [sh, sw], [dh, dw], c.groups, [n, int(x.shape[1]), h, w])
+    return _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, name, scalars,
+                 algorithm)

@@ -1,0 +1,193 @@
+"""SeparableConv2d's eval path (issue 14): BatchNorm folded, oneDNN conv + activation per step."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import sepconv.nn as snn  # noqa: E402
+
+ONEDNN = "mkldnn::_convolution_pointwise"
+ACTS = [nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.GELU]
+
+
+def _layer(i: int, o: int, stride: int, act: type | None, bias: bool = False) -> snn.SeparableConv2d:
+    parts: list[nn.Module] = [nn.BatchNorm2d(i)] + ([act()] if act else [])
+    layer = snn.SeparableConv2d(i, o, 3, stride=stride, padding=1, bias=bias,
+                                between=nn.Sequential(*parts))
+    gen = torch.Generator().manual_seed(1)
+    bn = layer.between[0]
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(i, generator=gen) * 0.3)
+        bn.running_var.copy_(torch.rand(i, generator=gen) + 0.5)
+        bn.weight.copy_(torch.rand(i, generator=gen) + 0.5)
+        bn.bias.copy_(torch.randn(i, generator=gen) * 0.3)
+    return layer.eval()
+
+
+def _plain(layer: snn.SeparableConv2d, x: torch.Tensor) -> torch.Tensor:
+    """The twin's composition: grouped conv, the between modules, 1×1 conv (float64)."""
+    x64 = x.double()
+    return _composition(layer, x64).detach()
+
+
+def _composition(layer: snn.SeparableConv2d, x64: torch.Tensor) -> torch.Tensor:
+    dw, pw = layer.depthwise, layer.pointwise
+    between = [m for m in layer.between]
+    mid = F.conv2d(x64, dw.weight.double(), None, dw.stride, dw.padding, dw.dilation,
+                   dw.in_channels)
+    bn = between[0]
+    mid = F.batch_norm(mid, bn.running_mean.double(), bn.running_var.double(),
+                       bn.weight.double(), bn.bias.double(), False, 0.0, bn.eps)
+    for m in between[1:]:
+        mid = m(mid)
+    bias = None if pw.bias is None else pw.bias.double()
+    return F.conv2d(mid, pw.weight.double(), bias)
+
+
+def _ran(fn: object) -> tuple[torch.Tensor, bool]:
+    with torch.profiler.profile() as prof:
+        out = fn()  # type: ignore[operator]
+    return out, any(ONEDNN in e.key for e in prof.key_averages())
+
+
+def _relative(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got.double() - want).abs().max() / want.abs().max())
+
+
+@pytest.mark.parametrize("n,i,o,size,stride", [
+    (1, 1024, 1024, 7, 1), (8, 512, 512, 14, 1), (1, 512, 1024, 14, 2), (8, 64, 128, 112, 2),
+    (8, 128, 128, 56, 1),
+])
+def test_real_sizes_match_the_plain_composition(n: int, i: int, o: int, size: int,
+                                                stride: int) -> None:
+    layer = _layer(i, o, stride, nn.ReLU)
+    x = torch.randn(n, i, size, size)
+    with torch.inference_mode():
+        out, ran = _ran(lambda: layer(x))
+    assert ran
+    assert _relative(out, _plain(layer, x)) < 1e-4
+
+
+@pytest.mark.parametrize("act", [*ACTS, None])
+def test_each_activation_and_channels_last(act: type | None) -> None:
+    layer = _layer(32, 48, 1, act, bias=True)
+    x = torch.randn(2, 32, 30, 30)
+    want = _plain(layer, x)
+    with torch.no_grad():
+        out, ran = _ran(lambda: layer(x))
+        out_cl = layer(x.contiguous(memory_format=torch.channels_last))
+    assert ran
+    assert _relative(out, want) < 1e-4 and _relative(out_cl, want) < 1e-4
+
+
+def test_training_mode_or_gradients_take_the_usual_path() -> None:
+    layer = _layer(16, 16, 1, nn.ReLU)
+    x = torch.randn(2, 16, 12, 12)
+    out, ran = _ran(lambda: layer(x))  # eval with autograd recording
+    assert not ran and out.requires_grad
+    layer.train()
+    with torch.no_grad():
+        _, ran = _ran(lambda: layer(x))
+    assert not ran
+
+
+def test_unknown_between_takes_the_usual_path() -> None:
+    layer = snn.SeparableConv2d(8, 8, 3, padding=1,
+                                between=nn.Sequential(nn.BatchNorm2d(8), nn.Tanh())).eval()
+    x = torch.randn(2, 8, 10, 10)
+    with torch.no_grad():
+        out, ran = _ran(lambda: layer(x))
+        want = layer.pointwise(layer.between(layer.depthwise(x)))
+    assert not ran
+    torch.testing.assert_close(out, want)
+
+
+def test_accelerated_chains_run_onednn() -> None:
+    model = nn.Sequential(nn.Conv2d(64, 64, 3, 2, 1, groups=64), nn.BatchNorm2d(64), nn.ReLU6(),
+                          nn.Conv2d(64, 96, 1), nn.BatchNorm2d(96), nn.Hardswish()).eval()
+    fast, _ = snn.accelerate(model)
+    x = torch.randn(2, 64, 40, 40)
+    with torch.inference_mode():
+        out, ran = _ran(lambda: fast(x))
+        want = model(x)
+    assert ran
+    assert _relative(out, want.double()) < 1e-5
+
+
+def _after_layer(act: type) -> snn.SeparableConv2d:
+    layer = _layer(64, 96, 2, nn.ReLU)
+    layer.after = nn.Sequential(nn.BatchNorm2d(96), act())
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        layer.after[0].running_mean.copy_(torch.randn(96, generator=gen) * 0.3)
+        layer.after[0].running_var.copy_(torch.rand(96, generator=gen) + 0.5)
+    return layer.eval()
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_after_is_folded_in_eval_and_applied_in_training(act: type) -> None:
+    layer = _after_layer(act)
+    x = torch.randn(2, 64, 28, 28)
+    with torch.no_grad():
+        want = layer.after(layer.pointwise(layer.between(layer.depthwise(x))))
+        out, ran = _ran(lambda: layer(x))
+    assert ran and _relative(out, want.double()) < 1e-5
+    layer.train()
+    torch.testing.assert_close(layer(x), layer.after(layer.pointwise(layer.between(
+        layer.depthwise(x)))))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jit.trace/script, TorchScript ONNX
+@pytest.mark.filterwarnings("ignore:Constant folding - Only steps=1")
+def test_after_exports_and_scripts() -> None:
+    layer = _after_layer(nn.ReLU6)
+    x = torch.randn(1, 64, 28, 28)
+    with torch.no_grad():
+        want = layer(x)
+        assert _relative(torch.jit.script(layer)(x), want.double()) < 1e-5
+        assert _relative(torch.jit.trace(layer, x)(x), want.double()) < 1e-5
+    data = snn.export_onnx(layer, x, dynamo=False)
+    assert snn.onnxruntime_error(data, layer, x) < 1e-5
+
+
+def test_after_must_be_a_module() -> None:
+    from sepconv import SepconvError
+
+    with pytest.raises(SepconvError, match="after"):
+        snn.SeparableConv2d(8, 8, 3, after="relu")  # type: ignore[arg-type]
+
+
+def test_training_with_between_runs_channels_last_and_keeps_gradients() -> None:
+    layer = _layer(16, 24, 2, nn.ReLU).train().double()
+    twin = [nn.Conv2d(16, 16, 3, 2, 1, groups=16, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 24, 1, bias=False)]
+    plain = nn.Sequential(*twin).double().train()
+    plain[0].weight.data.copy_(layer.depthwise.weight.data)
+    plain[1].load_state_dict(layer.between[0].state_dict())
+    plain[3].weight.data.copy_(layer.pointwise.weight.data)
+    x = torch.randn(4, 16, 20, 20, dtype=torch.float64, requires_grad=True)
+    out = layer(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    want = plain(x)
+    torch.testing.assert_close(out, want)
+    (g,) = torch.autograd.grad(out.square().sum(), [x])
+    (e,) = torch.autograd.grad(want.square().sum(), [x])
+    torch.testing.assert_close(g, e)
+    torch.testing.assert_close(layer.between[0].running_mean, plain[1].running_mean)
+
+
+def test_cached_weights_follow_input_size_and_parameter_changes() -> None:
+    layer = _layer(32, 64, 1, nn.ReLU)
+    for n in (1, 3, 1):  # the reordered weights depend on the input size
+        x = torch.randn(n, 32, 14, 14)
+        with torch.inference_mode():
+            assert _relative(layer(x), _plain(layer, x)) < 1e-4
+    with torch.no_grad():
+        layer.depthwise.weight.mul_(-2.0)
+        layer.between[0].running_mean.add_(1.0)
+    with torch.inference_mode():
+        assert _relative(layer(x), _plain(layer, x)) < 1e-4
