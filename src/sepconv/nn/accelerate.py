@@ -188,7 +188,7 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
         Needed to fuse chains outside ``nn.Sequential`` containers (model-zoo blocks): the call
         order is traced on it, and each fused block must reproduce its output within ``rtol``.
     rtol : float
-        Largest relative difference (max |new − old| ÷ max |old|) a fused block may show.
+        Largest relative difference (``max(abs(new - old)) / max(abs(old))``) a fused block may show.
 
     Returns
     -------

@@ -56,7 +56,7 @@ def export_onnx(model: nn.Module, example: Tensor, *, dynamo: bool = True) -> by
 
 
 def onnxruntime_error(data: bytes, model: nn.Module, example: Tensor) -> float:
-    """max |ONNX Runtime − PyTorch| ÷ max |PyTorch| on ``example`` (0 when both are zero)."""
+    """``max(abs(onnxruntime - torch)) / max(abs(torch))`` on ``example`` (0 when both are zero)."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
