@@ -34,11 +34,19 @@ def _target(out: np.ndarray) -> np.ndarray:
 
 
 def _sorted(axes: list[int], *lists: list) -> list[list]:
+    if axes == sorted(axes):  # the usual case (filtering sorts the axes): no copies
+        return [axes, *lists]
     order = sorted(range(len(axes)), key=axes.__getitem__)
     return [[axes[i] for i in order]] + [[seq[i] for i in order] for seq in lists]
 
 
 def _stack(terms: Sequence[Sequence[np.ndarray]], i: int, dtype: np.dtype) -> np.ndarray:
+    """The (terms, k) weights of axis ``i``; one term's planned factor is viewed, not copied."""
+    if len(terms) == 1:
+        w = terms[0][i]
+        if (isinstance(w, np.ndarray) and w.dtype == dtype and w.ndim == 1
+                and w.flags.c_contiguous and w.flags.writeable):  # the kernels' signature
+            return w.reshape(1, -1)
     return np.ascontiguousarray([np.asarray(t[i], dtype=dtype) for t in terms])
 
 
