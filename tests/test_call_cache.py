@@ -17,6 +17,7 @@ from sepconv import ndimage as sc
 def _empty_caches():
     _plan.PLANS.clear()
     filtering.CALLS.clear()
+    filtering._CONVERTED.clear()
     yield
 
 
@@ -43,6 +44,23 @@ def test_a_kernel_changed_in_place_is_a_new_kernel(rng):
     after = sepconv.correlate(x, kernel, axes=(0, 1))
     np.testing.assert_allclose(after, sp.correlate(x, kernel, mode="reflect"), atol=1e-12)
     assert not np.allclose(before, after)
+
+
+def test_array_factors_are_converted_once_and_changing_them_changes_the_result(rng):
+    x = rng.random((16, 16))
+    wy, wx = np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0], dtype=np.float32)
+    before = sepconv.correlate_separable(x, [wy, wx])
+    sepconv.correlate_separable(x, (wy.copy(), wx.copy()))  # equal values: the same conversion
+    assert (filtering._CONVERTED.misses, filtering._CONVERTED.hits) == (1, 1)
+    wy[1] = -5.0  # the cached kernel holds its own copy: the old entry is unchanged
+    after = sepconv.correlate_separable(x, [wy, wx])
+    np.testing.assert_allclose(after, sp.correlate(x, np.outer(wy, wx), mode="reflect"), atol=1e-5)
+    again = sepconv.correlate_separable(x, [np.array([1.0, 2.0, 1.0]), wx])
+    np.testing.assert_array_equal(again, before)
+    with pytest.raises(sepconv.SepconvError, match="finite"):  # a bad factor is never cached
+        sepconv.correlate_separable(x, [np.array([1.0, np.nan]), wx])
+    with pytest.raises(sepconv.SepconvError, match="finite"):
+        sepconv.correlate_separable(x, [np.array([1.0, np.nan]), wx])
 
 
 def test_output_arrays_and_errors_are_never_cached(rng):

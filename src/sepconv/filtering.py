@@ -169,22 +169,39 @@ def convolve(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: 
                    output=output, method=method, flip=True)
 
 
-#: 1-D kernels given as lists of numbers, converted once (the objects hold their own arrays)
+#: 1-D kernels given as NumPy arrays or lists of numbers, converted once (keyed by their values;
+#: the cached objects hold their own copies, so a caller changing an array later changes nothing)
 _CONVERTED = _lru.LRU(128)
+_LARGEST_CACHED = 4096  # taps per factor: longer ones are converted per call (hashing costs)
+
+
+def _factors_key(kernels_1d: object) -> Hashable | None:
+    """A key for a list/tuple of 1-D NumPy arrays or lists of numbers, else None (no caching)."""
+    if not isinstance(kernels_1d, (list, tuple)) or not kernels_1d:
+        return None
+    parts: list[Hashable] = []
+    for k in kernels_1d:
+        if isinstance(k, np.ndarray):
+            if k.ndim != 1 or k.size > _LARGEST_CACHED:
+                return None
+            parts.append((k.dtype.str, k.tobytes()))
+        elif isinstance(k, (list, tuple)) and all(type(v) in (int, float) for v in k):
+            parts.append(tuple(k))
+        else:
+            return None
+    return tuple(parts)
 
 
 def _separable_object(kernels_1d: object) -> SeparableKernel:
-    """The validated SeparableKernel; plain nested lists of numbers are converted once."""
-    if isinstance(kernels_1d, list) and all(
-            isinstance(k, (list, tuple)) and all(type(v) in (int, float) for v in k)
-            for k in kernels_1d):
-        key = tuple(tuple(k) for k in kernels_1d)
-        kernel = _CONVERTED.get(key)
-        if kernel is None:
-            kernel = _convert_separable(kernels_1d)
+    """The validated SeparableKernel; small arrays and lists of numbers are converted once."""
+    key = _factors_key(kernels_1d)
+    kernel = _CONVERTED.get(key) if key is not None else None
+    if kernel is None:
+        kernel = _convert_separable(kernels_1d)
+        if key is not None:
+            kernel = SeparableKernel(tuple(np.array(f) for f in kernel.factors))  # own copies
             _CONVERTED.put(key, kernel)
-        return kernel
-    return _convert_separable(kernels_1d)
+    return kernel
 
 
 def _convert_separable(kernels_1d: object) -> SeparableKernel:
