@@ -163,7 +163,7 @@ the [examples](../auto_examples/index.rst).
 # so a new page appears without editing this list. Names not present are skipped.
 GUIDE_ORDER = ["separability", "fast-filters", "integer-output", "ndimage", "torch",
                "pytorch-layers", "networks", "keras", "fused-layers", "conversion", "deployment",
-               "dask-and-large-files", "dask", "cli"]
+               "dask", "cli"]
 
 
 def write_guide_index() -> None:

@@ -147,6 +147,10 @@ def correlate(input: object, kernel: KernelLike, *, mode: str = "reflect", cval:
     ``'separable'``, ``'lowrank'`` and ``'fft'`` force a method. Without ``axes`` the kernel needs
     one dimension per input axis; ``axes`` names the filtered axes, others are left alone.
 
+    ``input`` may be a NumPy array (or anything ``numpy.asarray`` takes), a ``torch.Tensor``
+    (the result is a tensor on its device, differentiable; the kernel may be a tensor too) or a
+    ``dask.array.Array`` (the result is a lazy dask array, equal to the in-memory one).
+
     >>> x = np.arange(16.0).reshape(4, 4)
     >>> correlate(x, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])[1]
     array([4., 8., 8., 4.])
@@ -161,7 +165,10 @@ def correlate(input: object, kernel: KernelLike, *, mode: str = "reflect", cval:
 def convolve(input: object, kernel: KernelLike, *, mode: str = "reflect", cval: float = 0.0,
              origin: int | Sequence[int] = 0, axes: int | Sequence[int] | None = None,
              output: object = None, method: str = "auto") -> np.ndarray:
-    """Convolve (flip the kernel, then correlate), as ``scipy.ndimage.convolve``."""
+    """Convolve (flip the kernel, then correlate), as ``scipy.ndimage.convolve``.
+
+    Takes what :func:`correlate` takes (arrays, torch tensors, dask arrays).
+    """
     if is_tensor(input):
         return _on_tensor(input, kernel, "dense", mode=mode, cval=cval, origin=origin, axes=axes,
                           output=output, method=method, flip=True)
@@ -230,7 +237,8 @@ def correlate_separable(input: object, kernels_1d: object, *, axes: int | Sequen
                         output: object = None) -> np.ndarray:
     """Correlate with the outer product of 1-D kernels, one pass per axis.
 
-    ``kernels_1d[i]`` filters ``axes[i]`` (all axes in order when ``axes`` is None).
+    ``kernels_1d[i]`` filters ``axes[i]`` (all axes in order when ``axes`` is None). Takes what
+    :func:`correlate` takes (arrays, torch tensors, dask arrays); the factors may be tensors.
 
     >>> x = np.arange(16.0).reshape(4, 4)
     >>> correlate_separable(x, [[1, 2, 1], [-1, 0, 1]])[1]
@@ -246,7 +254,10 @@ def correlate_separable(input: object, kernels_1d: object, *, axes: int | Sequen
 def convolve_separable(input: object, kernels_1d: object, *, axes: int | Sequence[int] | None = None,
                        mode: str = "reflect", cval: float = 0.0, origin: int | Sequence[int] = 0,
                        output: object = None) -> np.ndarray:
-    """Convolve with the outer product of 1-D kernels (each flipped), one pass per axis."""
+    """Convolve with the outer product of 1-D kernels (each flipped), one pass per axis.
+
+    Takes what :func:`correlate` takes (arrays, torch tensors, dask arrays).
+    """
     if is_tensor(input):
         return _on_tensor(input, kernels_1d, "separable", mode=mode, cval=cval, origin=origin,
                           axes=axes, output=output, method="separable", flip=True)
