@@ -90,16 +90,25 @@ def run(x: Tensor, w1: Tensor, b1: Tensor | None, geometry: tuple[Any, Any, Any]
     """
     (ph, pw), (sh, sw), (dh, dw) = geometry
     n, channels, h, w = (int(s) for s in x.shape)
-    kh, kw = int(w1.shape[2]), int(w1.shape[3])
-    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    nchw = prefers_nchw(n * ho * wo, int(w2.shape[0]))
-    x = x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last)
+    x, (ho, wo) = _in_preferred_format(x, w1, geometry, int(w2.shape[0]))
     op = _op()
     w1 = packed(w1, [ph, pw], [sh, sw], [dh, dw], channels, [n, channels, h, w])
     y = op(x, w1, b1, [ph, pw], [sh, sw], [dh, dw], channels, *act1)
     w2 = packed(w2, [0, 0], [1, 1], [1, 1], 1, [n, int(y.shape[1]), ho, wo])
     return op(y, w2, b2, [0, 0], [1, 1], [1, 1], 1, *act2)
+
+
+def _in_preferred_format(x: Tensor, weight: Tensor, geometry: tuple[Any, Any, Any],
+                         out_channels: int) -> tuple[Tensor, tuple[int, int]]:
+    """``x`` in the memory format a chain ending in ``out_channels`` prefers at this output size
+    (``prefers_nchw``), and the convolution's output height and width."""
+    (ph, pw), (sh, sw), (dh, dw) = geometry
+    n, _, h, w = (int(s) for s in x.shape)
+    kh, kw = int(weight.shape[2]), int(weight.shape[3])
+    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    nchw = prefers_nchw(n * ho * wo, out_channels)
+    return x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last), (ho, wo)
 
 
 # oneDNN's own layout of a (cached, folded) weight for one input size: computing it on every
@@ -191,11 +200,7 @@ def conv(fused: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     c = fused.conv
     (ph, pw), (sh, sw), (dh, dw) = c.padding, c.stride, c.dilation
     n, _, h, w = (int(s) for s in x.shape)
-    kh, kw = int(weight.shape[2]), int(weight.shape[3])
-    ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    nchw = prefers_nchw(n * ho * wo, int(weight.shape[0]))
-    x = x.contiguous(memory_format=torch.contiguous_format if nchw else torch.channels_last)
+    x, _ = _in_preferred_format(x, weight, (c.padding, c.stride, c.dilation), int(weight.shape[0]))
     name, scalars, algorithm = activation(fused.bn, fused.act)  # type: ignore[misc]
     weight = packed(weight, [ph, pw], [sh, sw], [dh, dw], c.groups, [n, int(x.shape[1]), h, w])
     return _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, name, scalars,
