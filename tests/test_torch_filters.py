@@ -134,13 +134,13 @@ def test_output_tensor_is_filled_in_place_on_both_routes(rng):
 def test_cpu_without_grad_shares_memory_with_the_engine(rng, monkeypatch):
     x = torch.as_tensor(rng.standard_normal((8, 9)), dtype=torch.float32).t()  # non-contiguous
     seen = {}
-    run = sepconv.filtering._run
+    run = sepconv._request.run
 
     def spy(array, request):
         seen["shares"] = np.shares_memory(array, x.numpy())
         return run(array, request)
 
-    monkeypatch.setattr(sepconv.filtering, "_run", spy)
+    monkeypatch.setattr(sepconv._request, "run", spy)
     got = sepconv.correlate(x, kernels.box(3), mode="nearest")
     assert seen["shares"]
     np.testing.assert_allclose(got.numpy(), sepconv.correlate(x.numpy(), kernels.box(3), mode="nearest"),

@@ -3,13 +3,15 @@
 ``validate`` checks every argument against an input's shape and dtype without reading data, and
 returns a :class:`Request` whose kernel is flipped (convolve) and permuted so that ``axes``
 ascend. :mod:`sepconv.filtering` (NumPy) and :mod:`sepconv.dask` (chunked) both start from it;
-neither imports the other for it.
+neither imports the other for it. ``planned``, ``execute`` and ``run`` plan and run a request on a
+NumPy array (the public filters and the NumPy views of torch tensors).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -124,3 +126,40 @@ def output_shape(shape: tuple[int, ...], axes: tuple[int, ...], kshape: tuple[in
             )
         out[axis] = max(shape[axis] - k + 1, 0)
     return tuple(out)
+
+
+class Prepared(NamedTuple):
+    """What a call needs once validated and planned (``sepconv.filtering`` caches it per call)."""
+
+    plan: _plan.Plan
+    axes: tuple[int, ...]
+    origins: tuple[int, ...]
+    mode: str
+    cval: float
+    dtype: np.dtype
+    final: np.dtype
+
+
+def planned(x: np.ndarray, request: Request) -> Prepared | np.ndarray:
+    """Plan a validated request; an empty input gives its (empty) result at once."""
+    if x.size == 0 or 0 in request.out_shape:
+        empty = np.zeros(request.out_shape, dtype=request.dtype)
+        return _checks.store(empty, request.final, request.target)
+    plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=x.shape,
+                           axes=request.axes, integer_output=request.final.kind in "iu")
+    return Prepared(plan, request.axes, request.origins, request.mode, request.cval,
+                    request.dtype, request.final)
+
+
+def execute(x: np.ndarray, p: Prepared, target: np.ndarray | None) -> np.ndarray:
+    """Run a prepared call on ``x``, into ``target`` when given."""
+    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final)
+    return _checks.store(result, p.final, target)
+
+
+def run(x: np.ndarray, request: Request) -> np.ndarray:
+    """Plan and execute a validated request (the NumPy views of torch tensors come here)."""
+    prepared = planned(x, request)
+    if isinstance(prepared, np.ndarray):
+        return prepared
+    return execute(x, prepared, request.target)

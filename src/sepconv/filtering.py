@@ -27,7 +27,7 @@ device, differentiable, with the same dtype rules (``sepconv._tensor``); the ker
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -37,18 +37,6 @@ from ._tensor import is_tensor
 from .decompose import LowRankKernel, SeparableKernel
 
 KernelLike = np.ndarray | SeparableKernel | LowRankKernel | Sequence
-
-
-class _Prepared(NamedTuple):
-    """What a call needs once validated and planned (cached per call signature in ``CALLS``)."""
-
-    plan: _plan.Plan
-    axes: tuple[int, ...]
-    origins: tuple[int, ...]
-    mode: str
-    cval: float
-    dtype: np.dtype
-    final: np.dtype
 
 
 #: validated, planned calls by (input shape and dtype, kernel bytes, every argument): a repeated
@@ -67,36 +55,12 @@ def _call_key(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> Hashable | No
         return None
 
 
-def _prepare(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> _Prepared | np.ndarray:
+def _prepare(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> _request.Prepared | np.ndarray:
     """Validate and plan a call; an empty input gives its (empty) result at once."""
     mode, cval, origin, axes, output, method, flip = args
     request = _request.validate(x.shape, x.dtype, kernel, mode=mode, cval=cval, origin=origin,
                                 axes=axes, output=output, method=method, flip=flip)
-    return _planned(x, request)
-
-
-def _planned(x: np.ndarray, request: _request.Request) -> _Prepared | np.ndarray:
-    """Plan a validated request; an empty input gives its (empty) result at once."""
-    if x.size == 0 or 0 in request.out_shape:
-        empty = np.zeros(request.out_shape, dtype=request.dtype)
-        return _checks.store(empty, request.final, request.target)
-    plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=x.shape,
-                           axes=request.axes, integer_output=request.final.kind in "iu")
-    return _Prepared(plan, request.axes, request.origins, request.mode, request.cval,
-                     request.dtype, request.final)
-
-
-def _execute(x: np.ndarray, p: _Prepared, target: np.ndarray | None) -> np.ndarray:
-    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final)
-    return _checks.store(result, p.final, target)
-
-
-def _run(x: np.ndarray, request: _request.Request) -> np.ndarray:
-    """Plan and execute a validated request (the torch path's NumPy views of tensors come here)."""
-    prepared = _planned(x, request)
-    if isinstance(prepared, np.ndarray):
-        return prepared
-    return _execute(x, prepared, request.target)
+    return _request.planned(x, request)
 
 
 def _on_tensor(input: object, kernel: object, form: str, **kwargs: object) -> Any:
@@ -122,7 +86,7 @@ def _filter(input: object, kernel: _plan.Kernel, *, mode: object, cval: object, 
             return prepared
         if key is not None:
             CALLS.put(key, prepared)
-    return _execute(x, prepared, output if isinstance(output, np.ndarray) else None)
+    return _request.execute(x, prepared, output if isinstance(output, np.ndarray) else None)
 
 
 def filter_separable(input: object, kernel: SeparableKernel, *, axes: object, mode: object,

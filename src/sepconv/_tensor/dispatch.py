@@ -124,8 +124,6 @@ def _numpy_kernel(parsed: _kernel.Parsed, validated: object) -> object:
 def _on_engine(x: torch.Tensor, parsed: _kernel.Parsed, request: _request.Request,
                final: torch.dtype, target: torch.Tensor | None) -> torch.Tensor:
     """The NumPy path itself, on views of the tensors' memory."""
-    from ..filtering import _run
-
     array = x.detach()
     changes: dict[str, object] = {"kernel": _numpy_kernel(parsed, request.kernel)}
     if x.dtype == torch.bfloat16:  # NumPy has no bfloat16: compute from a float32 copy
@@ -133,7 +131,7 @@ def _on_engine(x: torch.Tensor, parsed: _kernel.Parsed, request: _request.Reques
         changes["final"] = np.dtype(np.float32) if final == torch.bfloat16 else request.final
     if target is not None and target.dtype != torch.bfloat16:
         changes["target"] = target.detach().numpy()
-    result = _run(array.numpy(), dataclasses.replace(request, **changes))  # type: ignore[arg-type]
+    result = _request.run(array.numpy(), dataclasses.replace(request, **changes))  # type: ignore[arg-type]
     if target is not None and "target" in changes:
         return target
     return _store(torch.from_numpy(result).to(final), target)
