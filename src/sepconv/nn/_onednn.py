@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sepconv.nn._folding import bn_activation, cached, fold_weights, foldable_bn, traced
+
 # Chains whose output has at most NCHW_PIXELS pixels (N·Ho·Wo) and at least NCHW_CHANNELS
 # channels run in NCHW, all others in channels_last. Measured on this 2-core machine, 2 threads,
 # dw 3×3 + ReLU then 1×1 + ReLU through this op, MobileNetV1's chains at batch 1 and 8 (NCHW time
@@ -40,8 +42,6 @@ def _op() -> Any:
 
 def activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[Any], str] | None:
     """oneDNN's name for what follows a step (BatchNorm's own .act, then act), None if none fits."""
-    from sepconv.nn._fold import bn_activation
-
     found = [m for m in (bn_activation(bn) if bn is not None else None, act)
              if m is not None and type(m) is not nn.Identity]
     if not found:
@@ -52,12 +52,6 @@ def activation(bn: nn.Module | None, act: nn.Module | None) -> tuple[str, list[A
     if type(module) is nn.GELU:
         return ("gelu", [], module.approximate)
     return _NAMES.get(type(module))
-
-
-def traced() -> bool:
-    """Whether the call is being traced, scripted, exported or compiled."""
-    return (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export()
-            or torch.compiler.is_compiling())
 
 
 def plain_call() -> bool:
@@ -147,8 +141,6 @@ def forward(chain: Any, x: Tensor, folded: Any) -> Tensor:
 
 def _between_parts(between: nn.Module | None, channels: int) -> tuple[Any, Any] | None:
     """(BatchNorm or None, activation or None) when ``between`` is one of those, else None."""
-    from sepconv.nn._fold import foldable_bn
-
     parts = list(between) if type(between) is nn.Sequential else [between]
     parts = [p for p in parts if p is not None and type(p) is not nn.Identity]
     bn = parts.pop(0) if parts and type(parts[0]) is nn.BatchNorm2d else None
@@ -177,8 +169,6 @@ def separable_layer(layer: Any, x: Tensor) -> Tensor | None:
     after = _between_parts(layer.after, pw.out_channels)
     if parts is None or after is None:
         return None
-    from sepconv.nn._fold import cached, fold_weights
-
     w1, b1, w2, b2 = cached(layer, lambda: (*fold_weights(dw.weight, dw.bias, parts[0]),
                                             *fold_weights(pw.weight, pw.bias, after[0])))
     padding = (0, 0) if dw.padding == "valid" else dw.padding

@@ -2,7 +2,7 @@
 
 One forward pass on the example input records, per parent module, the calls of its direct
 children in order with the identity of their input and output tensors. A chain qualifies when
-:func:`sepconv.nn.accelerate.match` accepts the children in call order, each called once, and
+:func:`sepconv.nn._match.match` accepts the children in call order, each called once, and
 each step's input is the previous step's output. After replacing it (the fused module in the
 depthwise conv's place, ``nn.Identity`` in the others'), the parent must reproduce its recorded
 output on its recorded input; otherwise (a residual or another use of an intermediate) the
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from sepconv.nn._fold import FusedConv2d, FusedSeparable2d
+from sepconv.nn._match import FusionReport, build, match_any
 
 Call = tuple[str, nn.Module, int, int]  # child name, child, id(input), id(output)
 
@@ -94,8 +95,6 @@ def fuse_traced(model: nn.Module, example: Any, rtol: float, replaced: list, lef
 
 
 def _fuse_all(model: nn.Module, example: Any, rtol: float, replaced: list, left: list) -> None:
-    from sepconv.nn.accelerate import FusionReport, match_any
-
     calls, inputs = _record(model, example)
     names = {m: n for n, m in model.named_modules()}
     for parent, seq in calls.items():
@@ -132,13 +131,11 @@ def _refuse(chain: Sequence[Call], counts: Counter) -> str | None:
 def _try(parent: nn.Module, chain: Sequence[Call], slots: list[int], separable: bool,
          recorded: tuple[Any, Any], rtol: float) -> str | None:
     """Replace the chain in ``parent``; put it back unless the parent's output is unchanged."""
-    from sepconv.nn.accelerate import _build
-
     args, kwargs = recorded
     modules = [c[1] for c in chain]
     with torch.no_grad():
         want = parent(*args, **kwargs)
-        fused = _build(modules, slots, separable).train(parent.training)
+        fused = build(modules, slots, separable).train(parent.training)
         setattr(parent, chain[0][0], fused)
         for c in chain[1:]:
             setattr(parent, c[0], nn.Identity())

@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from sepconv.nn import _onednn, _script, fast
+from sepconv.nn import _folding, _onednn, _script, fast
 from sepconv.nn import functional as SF
 from sepconv.nn._args import Padding, check_padding, check_padding_mode, int_tuple, positive_int
 from sepconv.nn._init import depthwise_fans, uniform_fan_in_
@@ -299,7 +299,7 @@ class _SeparableConvNd(nn.Module):
             if out is not None:
                 return out
         if (self.ndim == 2 and self.training and self.between is not None and input.ndim == 4
-                and input.device.type == "cpu" and not _onednn.traced()):
+                and input.device.type == "cpu" and not _folding.traced()):
             # Training with modules between the steps: PyTorch's convolutions in channels_last
             # beat the fused depthwise operator + NCHW BatchNorm (benchmarks/networks.py, train
             # step of MobileNetV1 at 8×160²: 0.75× -> 0.91× the faster plain twin, 2 threads).
