@@ -267,7 +267,26 @@ def test_bad_tensor_arguments_raise_sepconv_errors():
         (lambda: sepconv.correlate_separable(x, [torch.ones(3, 3)]), "kernels_1d[0]"),
         (lambda: sepconv.correlate(x, torch.ones(3, 3), mode="bogus"), "mode"),
         (lambda: sepconv.correlate(x, torch.ones(3)), "axes"),
+        (lambda: sepconv.correlate(torch.eye(4).to_sparse(), np.ones((3, 3))), "input"),
+        # a NumPy input cannot give a gradient: the kernel that wants one is refused, not numpy()'d
+        (lambda: sepconv.correlate(np.ones((4, 4)), torch.ones(3, 3, requires_grad=True)), "kernel"),
+        (lambda: sepconv.correlate_separable(np.ones((4, 4)), [torch.ones(3, requires_grad=True)]),
+         "kernels_1d[0]"),
     ]
     for call, name in cases:
         with pytest.raises(SepconvError, match=name.replace("[", r"\[")):
             call()
+
+
+def test_bfloat16_output_rounds_once_from_float32_on_both_routes():
+    """bfloat16 has float32's range: a result of 1e6 must not pass through float16 (max 65504)."""
+    k = np.full((3, 3), 1 / 9, dtype=np.float32)
+    x = torch.full((6, 7), 1e6) + torch.rand(6, 7)
+    want = torch.as_tensor(sepconv.correlate(x.numpy(), k, output=np.float32)).bfloat16()
+    for t in (x, x.clone().requires_grad_()):
+        got = sepconv.correlate(t, k, output=torch.bfloat16)
+        assert got.dtype == torch.bfloat16
+        torch.testing.assert_close(got.detach(), want, rtol=0, atol=0)
+        target = torch.empty(6, 7, dtype=torch.bfloat16)
+        sepconv.correlate(t, k, output=target)
+        torch.testing.assert_close(target, want, rtol=0, atol=0)

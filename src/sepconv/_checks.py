@@ -87,6 +87,11 @@ def as_input(input: object, name: str = "input") -> np.ndarray:
 
 def as_kernel(kernel: object, name: str = "kernel") -> np.ndarray:
     """A kernel as a float array: non-empty, finite, real."""
+    if getattr(kernel, "requires_grad", False) is True:  # a torch tensor (torch is not imported)
+        raise bad_argument(name, "weights without a gradient (the input is not a tensor)",
+                           "a tensor that requires grad",
+                           "pass the input as a tensor too (torch.as_tensor(x)) for a "
+                           "differentiable result, or kernel.detach()")
     try:
         arr = np.asarray(kernel)
     except (TypeError, ValueError) as exc:

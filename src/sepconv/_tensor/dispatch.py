@@ -93,6 +93,9 @@ def filter_tensor(input: torch.Tensor, kernel: object, *, form: str, mode: objec
 def _validated(input: torch.Tensor, kernel: object, form: str, mode: object, cval: object,
                origin: object, axes: object, output: object, method: object, flip: bool,
                ) -> tuple[_kernel.Parsed, _request.Request, torch.dtype, torch.Tensor | None]:
+    if input.layout != torch.strided:
+        raise bad_argument("input", "a dense (strided) tensor", f"a tensor with layout {input.layout}",
+                           "convert it with x.to_dense()")
     parsed = _kernel.parse(kernel, form=form, device=input.device, check_finite=not tracing())
     out_spec, target = _output(output, input)
     request = _request.validate(tuple(input.shape), numpy_dtype(input.dtype), parsed.validated,  # type: ignore[arg-type]
@@ -128,7 +131,8 @@ def _on_engine(x: torch.Tensor, parsed: _kernel.Parsed, request: _request.Reques
     changes: dict[str, object] = {"kernel": _numpy_kernel(parsed, request.kernel)}
     if x.dtype == torch.bfloat16:  # NumPy has no bfloat16: compute from a float32 copy
         array = array.float()
-        changes["final"] = np.dtype(np.float32) if final == torch.bfloat16 else request.final
+    if final == torch.bfloat16:  # ... and the engine writes float32, which torch rounds once
+        changes["final"] = np.dtype(np.float32)
     if target is not None and target.dtype != torch.bfloat16:
         changes["target"] = target.detach().numpy()
     result = _request.run(array.numpy(), dataclasses.replace(request, **changes))  # type: ignore[arg-type]
