@@ -59,7 +59,9 @@ def test_convert_writes_onnx_that_onnxruntime_reproduces(saved_model, tmp_path, 
                  "--input-shape", "2x3x32x32", "--onnx", str(onnx_out)]) == 0
     text = capsys.readouterr().out
     assert f"wrote {onnx_out}" in text and "relative error" in text
-    model = torch.load(out, weights_only=False).eval()
+    model = torch.load(out, weights_only=False)
+    assert model.training  # the export worked on a copy: OUT keeps the saved model's mode
+    model.eval()
     x = torch.randn(2, 3, 32, 32)
     session = ort.InferenceSession(onnx_out.read_bytes(), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
@@ -91,3 +93,14 @@ def test_convert_onnx_says_how_to_install_onnx(saved_model, tmp_path, capsys, mo
                  "--onnx", str(tmp_path / "o.onnx")]) == 1
     assert "sepconv[onnx]" in capsys.readouterr().err
     assert list(tmp_path.glob("o.*")) == []
+
+
+@pytest.mark.parametrize("shape", ["2x4x16x16", "2x3x2x2"])
+def test_convert_says_when_the_input_shape_does_not_fit_the_model(saved_model, tmp_path, capsys,
+                                                                  shape):
+    _, path = saved_model  # 3 input channels, two 3x3 convolutions: 2x2 images are too small
+    out = tmp_path / "sep.pt"
+    assert main(["convert", str(path), str(out), "--input-shape", shape]) == 1
+    err = capsys.readouterr().err
+    assert "sepconv: error: --input-shape: expected the shape of a batch the model accepts" in err
+    assert shape in err and "unexpected" not in err and not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import io as _io
 from collections.abc import Callable
 from pathlib import Path
@@ -60,10 +61,14 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     onnx_out = _onnx_target(args, source, out)
     shape = parse_shape(args.input_shape, "input-shape") if args.input_shape else None
     model = _load(source)
+    if shape is not None:
+        _check_shape(model, shape, args.input_shape)
     new, report = convert_model(model, form=args.form, depth_multiplier=args.depth_multiplier,
                                 rank=args.rank, energy=args.energy, budget=args.budget,
                                 input_shape=shape, speed_guard=False)  # the CLI converts as asked
-    onnx_data, onnx_error = _export(new, shape) if onnx_out is not None else (b"", None)
+    # a copy is exported (in eval mode): OUT keeps the converted model's own mode
+    onnx_data, onnx_error = (_export(copy.deepcopy(new), shape) if onnx_out is not None
+                             else (b"", None))
     buffer = _io.BytesIO()
     torch.save(new, buffer)
     io.write_atomic(out, buffer.getvalue())
@@ -86,6 +91,21 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> int:
             f"ONNX Runtime vs PyTorch on a random {args.input_shape} batch: relative error "
             f"{onnx_error:.1e}")
     return 0
+
+
+def _check_shape(model: Any, shape: tuple[int, ...], text: str) -> None:
+    """A clear error when the model does not accept a batch of ``shape`` (on a copy, in eval mode:
+    BatchNorm statistics are not touched)."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            copy.deepcopy(model).eval()(torch.zeros(shape))
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise bad_argument("--input-shape", "the shape of a batch the model accepts (NxCxHxW "
+                           "for a 2-D CNN)", text, f"give the shape the model was trained on "
+                           f"(the model refused this one: {reason})") from None
 
 
 def _onnx_target(args: argparse.Namespace, source: Path, out: Path) -> Path | None:
