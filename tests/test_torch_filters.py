@@ -290,3 +290,17 @@ def test_bfloat16_output_rounds_once_from_float32_on_both_routes():
         target = torch.empty(6, 7, dtype=torch.bfloat16)
         sepconv.correlate(t, k, output=target)
         torch.testing.assert_close(target, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("form", ["dense", "separable", "lowrank"])
+def test_constant_borders_with_a_large_cval_are_exact_on_the_torch_route(rng, form):
+    """Padding with cval itself: no cancellation of digits in the interior (float32, cval 1e6)."""
+    x = torch.as_tensor(rng.random((2, 16, 17)), dtype=torch.float32)
+    k = {"dense": rng.random((3, 4)), "separable": kernels.gaussian(1.0),
+         "lowrank": kernels.log(1.0)}[form]
+    want = sepconv.correlate(x.numpy(), k, mode="constant", cval=1e6, axes=(-2, -1))
+    got = sepconv.correlate(x.clone().requires_grad_(), k, mode="constant", cval=1e6, axes=(-2, -1))
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-6, atol=1e-6 * abs(want).max())
+    inner = (slice(None), slice(5, -5), slice(5, -5))  # beyond the kernels' reach of the border
+    free = sepconv.correlate(x.numpy(), k, mode="constant", cval=0.0, axes=(-2, -1))
+    np.testing.assert_allclose(got.detach().numpy()[inner], free[inner], rtol=1e-5, atol=1e-5)

@@ -106,6 +106,9 @@ def test_jit_trace_records_torch_ops_not_the_engine(monkeypatch, assert_close):
     monkeypatch.setattr(dispatch, "_on_engine", None)  # the traced graph cannot call the engine
     assert_close(traced(image(2, 3, 16, 16, seed=5)), sepconv.correlate(
         image(2, 3, 16, 16, seed=5).numpy(), kernels.sobel("x"), mode="wrap", axes=(-2, -1)))
+    other = image(5, 3, 16, 16, seed=6)  # the batch size is not baked into the trace
+    assert_close(traced(other), sepconv.correlate(other.numpy(), kernels.sobel("x"), mode="wrap",
+                                                  axes=(-2, -1)))
 
 
 @TRACE
@@ -118,11 +121,16 @@ def test_onnx_export_matches_onnxruntime(tmp_path, dynamo, mode):
     layer = Filter(kernels.gaussian(1.2), mode=mode, cval=0.25, axes=(-2, -1))
     x = image(2, 3, 24, 20)
     path = tmp_path / "filter.onnx"
-    if dynamo:
-        torch.onnx.export(layer, (x,), dynamo=True, verbose=False).save(str(path))
+    if dynamo:  # a dynamic batch size: the exported graph must not fix it
+        batch = {0: torch.export.Dim("batch")}
+        torch.onnx.export(layer, (x,), dynamo=True, verbose=False,
+                          dynamic_shapes=(batch,)).save(str(path))
     else:
-        torch.onnx.export(layer, (x,), str(path), dynamo=False)
+        torch.onnx.export(layer, (x,), str(path), dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch"}})
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
-    want = sepconv.correlate(x.numpy(), kernels.gaussian(1.2), mode=mode, cval=0.25, axes=(-2, -1))
-    np.testing.assert_allclose(got, want, atol=1e-5)
+    for batch_x in (x, image(5, 3, 24, 20, seed=3)):
+        got = session.run(None, {session.get_inputs()[0].name: batch_x.numpy()})[0]
+        want = sepconv.correlate(batch_x.numpy(), kernels.gaussian(1.2), mode=mode, cval=0.25,
+                                 axes=(-2, -1))
+        np.testing.assert_allclose(got, want, atol=1e-5)

@@ -172,17 +172,13 @@ def _on_torch(x: torch.Tensor, dense: torch.Tensor | None, terms: _kernel.Terms,
               request: _request.Request, final: torch.dtype) -> torch.Tensor:
     compute = _TORCH_DTYPES[request.dtype]
     xc = x.to(compute)
-    shift = request.mode == "constant" and request.cval != 0.0
-    if shift:
-        xc = xc - request.cval
+    cval = float(request.cval) if request.mode == "constant" else 0.0
     if dense is not None:
         dense = dense.to(compute)
-        y = ops.correlate_dense(xc, dense, request.axes, request.mode, request.origins)
+        y = ops.correlate_dense(xc, dense, request.axes, request.mode, request.origins, cval)
     else:
         terms = [[f.to(compute) for f in t] for t in terms]
-        y = ops.correlate_terms(xc, terms, request.axes, request.mode, request.origins)
-    if shift:
-        y = y + request.cval * ops.kernel_sum(dense, terms)
+        y = ops.correlate_terms(xc, terms, request.axes, request.mode, request.origins, cval)
     return ops.store(y, final)
 
 

@@ -5,8 +5,14 @@ device, traces (``torch.jit.trace``, ``torch.compile``, ONNX export) and is diff
 respect to the input and the weights. Padding is an index table per border mode gathered with
 ``index_select``; its backward is a scatter-add, which is exactly the adjoint of the padding rule.
 
-``mode='constant'`` with ``cval`` c is run as zero padding on ``x - c`` plus ``c * sum(kernel)``:
-the same numbers as padding with c, and one rule for the dense and the separable forms.
+``mode='constant'`` pads with ``cval`` itself (as the NumPy engine does: shifting the image by
+``cval`` instead would cancel digits when ``cval`` is large). In a chain of 1-D passes, the samples
+beyond the edge of an already filtered axis are the filtered constant image: ``cval`` times the
+sums of the factors applied so far.
+
+Under ``torch.jit.trace``, ``torch.export`` and ONNX export the passes keep the batch size free
+(the rows go into the convolution's batch dimension); in eager mode they are channels of one
+grouped convolution, which is faster on CPU.
 """
 
 from __future__ import annotations
@@ -46,8 +52,18 @@ def widths(size: int, origin: int, mode: str) -> tuple[int, int]:
     return before, size - 1 - before
 
 
-def pad_axis(x: torch.Tensor, axis: int, before: int, after: int, mode: str) -> torch.Tensor:
-    """Extend ``axis`` by ``before``/``after`` samples; 'constant' pads zeros (see module doc)."""
+Constant = float | torch.Tensor  # a tensor when it depends on weights that want a gradient
+
+
+def _portable() -> bool:
+    """Whether the graph being recorded must not fix the batch size (trace, export)."""
+    return bool(torch.jit.is_tracing() or torch.compiler.is_exporting()
+                or torch.onnx.is_in_onnx_export())
+
+
+def pad_axis(x: torch.Tensor, axis: int, before: int, after: int, mode: str,
+             cval: Constant = 0.0) -> torch.Tensor:
+    """Extend ``axis`` by ``before``/``after`` samples ('constant': samples equal to ``cval``)."""
     if before == 0 and after == 0:
         return x
     if mode == "constant":
@@ -55,31 +71,37 @@ def pad_axis(x: torch.Tensor, axis: int, before: int, after: int, mode: str) -> 
         parts = []
         for width in (before, after):
             shape[axis] = width
-            parts.append(x.new_zeros(shape))
+            parts.append(x.new_zeros(shape) + cval)
         return torch.cat([parts[0], x, parts[1]], dim=axis)
     return x.index_select(axis, pad_index(x.shape[axis], before, after, mode, x.device))
 
 
 def correlate_1d(x: torch.Tensor, weights: torch.Tensor, axis: int, mode: str,
-                 origin: int) -> torch.Tensor:
+                 origin: int, cval: Constant = 0.0) -> torch.Tensor:
     """One 1-D pass: ``out[i] = sum_j w[j] x[i + j - k//2 - origin]`` along ``axis``."""
     k = weights.shape[0]
     before, after = widths(k, origin, mode)
     shape = x.shape
     outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
     conv_pad = 0
-    if mode == "constant" and before == after:
+    if mode == "constant" and before == after and isinstance(cval, float) and cval == 0.0:
         conv_pad = before  # the convolution pads zeros itself: nothing materialized
     else:
-        x = pad_axis(x, axis, before, after, mode)
+        x = pad_axis(x, axis, before, after, mode, cval)
     length = x.shape[axis]
     # A grouped conv2d over one image of `groups` channels: on CPU (oneDNN) 3.6x faster forward +
-    # backward than a batch of 1-channel rows (benchmarks/torch_filters.py, 8x3x512², k 7).
+    # backward than a batch of 1-channel rows (benchmarks/torch_filters.py, 8x3x512², k 7); a
+    # recorded graph takes the rows as a batch, so that its batch size stays free.
+    portable = _portable()
     if inner > 1:  # (1, outer, length, inner) with a k×1 kernel per channel
         groups, view, kshape, pad = outer, (1, outer, length, inner), (k, 1), (conv_pad, 0)
+        if portable:
+            groups, view = 1, (-1, 1, length, inner)
     else:  # the last axis: (1, outer / rows, rows, length) with a 1×k kernel
         rows = shape[axis - 1] if axis > 0 else 1
         groups, view, kshape, pad = outer // rows, (1, outer // rows, rows, length), (1, k), (0, conv_pad)
+        if portable:
+            groups, view = 1, (-1, 1, 1, length)
     w = weights.reshape(1, 1, *kshape).expand(groups, 1, *kshape)
     out = F.conv2d(x.reshape(view), w, padding=pad, groups=groups)
     size = out.shape[2] if inner > 1 else out.shape[3]
@@ -87,23 +109,25 @@ def correlate_1d(x: torch.Tensor, weights: torch.Tensor, axis: int, mode: str,
 
 
 def correlate_terms(x: torch.Tensor, terms: Terms, axes: Sequence[int], mode: str,
-                    origins: Sequence[int]) -> torch.Tensor:
+                    origins: Sequence[int], cval: float = 0.0) -> torch.Tensor:
     """Sum over separable terms of one 1-D pass per axis (rank 1: a single term)."""
     total = None
     for factors in terms:
         y = x
+        c: Constant = cval  # the constant image beyond the edges, filtered by the passes so far
         for w, axis, origin in zip(factors, axes, origins):
-            y = correlate_1d(y, w, axis, mode, origin)
+            y = correlate_1d(y, w, axis, mode, origin, c)
+            c = c * w.sum() if mode == "constant" and cval != 0.0 else c
         total = y if total is None else total + y
     assert total is not None
     return total
 
 
 def correlate_dense(x: torch.Tensor, kernel: torch.Tensor, axes: Sequence[int], mode: str,
-                    origins: Sequence[int]) -> torch.Tensor:
+                    origins: Sequence[int], cval: float = 0.0) -> torch.Tensor:
     """A dense N-D kernel over ``axes``: pad every axis, then one conv{1,2,3}d (or a sum of them)."""
     for axis, k, origin in zip(axes, kernel.shape, origins):
-        x = pad_axis(x, axis, *widths(k, origin, mode), mode)
+        x = pad_axis(x, axis, *widths(k, origin, mode), mode, cval)
     return _valid_dense(x, kernel, list(axes))
 
 
@@ -118,7 +142,7 @@ def _valid_dense(x: torch.Tensor, kernel: torch.Tensor, axes: list[int]) -> torc
     others = [a for a in range(x.ndim) if a not in axes]
     moved = x.permute(*others, *axes)
     batch = moved.shape[:len(others)]
-    flat = moved.reshape(math.prod(batch), 1, *moved.shape[len(others):])
+    flat = moved.reshape(-1, 1, *moved.shape[len(others):])
     conv = (F.conv1d, F.conv2d, F.conv3d)[d - 1]
     out = conv(flat, kernel.reshape(1, 1, *kernel.shape))
     out = out.reshape(*batch, *out.shape[2:])
@@ -126,20 +150,6 @@ def _valid_dense(x: torch.Tensor, kernel: torch.Tensor, axes: list[int]) -> torc
     for position, axis in enumerate(others + axes):
         back[axis] = position
     return out.permute(*back)
-
-
-def kernel_sum(dense: torch.Tensor | None, terms: Terms) -> torch.Tensor:
-    """Σ of the kernel's weights (``cval`` times this is what a constant border contributes)."""
-    if dense is not None:
-        return dense.sum()
-    total = None
-    for factors in terms:
-        product = factors[0].sum()
-        for f in factors[1:]:
-            product = product * f.sum()
-        total = product if total is None else total + product
-    assert total is not None
-    return total
 
 
 def store(result: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -151,4 +161,4 @@ def store(result: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return rounded.to(dtype)
 
 
-__all__ = ["correlate_1d", "correlate_dense", "correlate_terms", "kernel_sum", "pad_index", "store"]
+__all__ = ["correlate_1d", "correlate_dense", "correlate_terms", "pad_index", "store"]
