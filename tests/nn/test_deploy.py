@@ -229,6 +229,28 @@ def test_trace_warns_only_where_it_bakes_in_the_input_size():
         torch.jit.trace(SeparableConv2d(4, 4, 3, stride=2, padding="same"), x)
 
 
+@pytest.mark.parametrize("layer", [
+    SeparableConv2d(64, 64, 3, padding=1), DepthwiseConv2d(64, 3, padding=1),
+    SeparableConv2d(64, 64, 3, padding="same", padding_mode="reflect",
+                    between=nn.Sequential(nn.BatchNorm2d(64), nn.ReLU())),
+], ids=["separable", "depthwise", "separable-reflect-between"])
+def test_dynamic_shapes_export_at_fused_sizes(layer):
+    """A batch size and an image size left free by torch.export and the dynamo ONNX exporter
+    (the fused path's size rule must not guard on them, nor a check fix them)."""
+    layer = layer.eval()
+    x, other = torch.randn(2, 64, 56, 56), torch.randn(3, 64, 70, 62)
+    assert ran_ops(lambda: layer(x)) & set(FUSED_OPS)  # a size that takes the fused path
+    dims = ({0: torch.export.Dim("batch"), 2: torch.export.Dim("height", min=8, max=512),
+             3: torch.export.Dim("width", min=8, max=512)},)
+    with torch.no_grad():
+        expected = layer(other)
+        program = torch.export.export(layer, (x,), dynamic_shapes=dims)
+        assert relative_error(program.module()(other), expected) <= 1e-5
+    onnx_program = torch.onnx.export(layer, (x,), dynamo=True, dynamic_shapes=dims, verbose=False)
+    data = onnx_program.model_proto.SerializeToString()
+    assert relative_error(run_onnx(data, other), expected) <= 1e-5
+
+
 def test_plain_torch_onnx_export_needs_no_extra_arguments(tmp_path):
     """A user's own call, file on disk, both exporters: no custom domain, ORT agrees."""
     layer = SeparableConv2d(128, 128, 3, padding="same").eval()

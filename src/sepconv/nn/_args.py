@@ -218,7 +218,7 @@ def check_padded(
     """Raise when a pad is too wide for its mode or a kernel exceeds the padded input."""
     spatial = sizes(x)[2:]
     for axis, (length, pad, k, d) in enumerate(zip(spatial, pads, kernel, dilation, strict=True)):
-        _check_padded(axis, int(length), pad, d * (k - 1) + 1, padding_mode)
+        _check_padded(axis, length, pad, d * (k - 1) + 1, padding_mode)  # no int(): symbolic sizes stay
 
 
 def pad_input(

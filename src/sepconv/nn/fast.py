@@ -72,6 +72,10 @@ def _large(x: Tensor, weights: Sequence[Tensor]) -> bool:
     if x.ndim != 4:
         return False
     n, _, h, w = sizes(x)
+    if any(isinstance(s, torch.SymInt) for s in (n, h, w)):
+        # symbolic sizes (torch.export or torch.compile with dynamic shapes): the size rule would
+        # guard on them, and an export would fix the sizes; PyTorch's composition holds for all
+        return False
     out, _, kh, kw = sizes(weights[0])
     pointwise = sizes(weights[1])[0] if len(weights) > 1 else 0
     macs = n * h * w * out * (kh * kw + pointwise)
