@@ -52,11 +52,13 @@ def usable(x: Tensor, stride: Sequence[int], weights: Sequence[Tensor], bias: Te
     ``bias`` belongs to the last of them (a bias of another shape is left to PyTorch's error).
     channels_last inputs stay on PyTorch's path, which returns channels_last outputs (what such
     a caller expects); converting to NCHW and back would cost two copies. Small layers (see
-    ``MIN_MACS`` and ``MIN_AREA``) also stay on PyTorch's path.
+    ``MIN_MACS`` and ``MIN_AREA``) also stay on PyTorch's path, and so does a ``torch.jit.trace``:
+    a TorchScript file must load where sepconv is not installed (libtorch, C++), as a script does.
     """
     tensors = [x, *weights] + ([bias] if bias is not None else [])
     return (
-        _large(x, weights)
+        not torch.jit.is_tracing()
+        and _large(x, weights)
         and (bias is None or sizes(bias) == (sizes(weights[-1])[0],))
         and x.dtype in FAST_DTYPES
         and all(t.device.type == "cpu" and t.dtype == x.dtype and t.layout == torch.strided
