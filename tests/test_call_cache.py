@@ -63,6 +63,13 @@ def test_array_factors_are_converted_once_and_changing_them_changes_the_result(r
         sepconv.correlate_separable(x, [np.array([1.0, np.nan]), wx])
 
 
+@pytest.mark.parametrize("bad", [{"mode": ["wrap", "constant"]}, {"method": ["direct"]},
+                                 {"output": [np.uint8]}])
+def test_unhashable_arguments_get_the_validation_error(bad):
+    with pytest.raises(sepconv.SepconvError, match=next(iter(bad))):
+        sepconv.correlate(np.ones((5, 5)), np.ones((3, 3)), **bad)
+
+
 def test_output_arrays_and_errors_are_never_cached(rng):
     x = rng.random((8, 9))
     for _ in range(2):

@@ -49,10 +49,12 @@ def _call_key(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> Hashable | No
     mode, cval, origin, axes, output, method, flip = args
     out = ("array", output.shape, output.dtype.str) if isinstance(output, np.ndarray) else output
     try:
-        return (x.shape, x.dtype.str, _lru.kernel_key(kernel), mode, _lru.freeze(cval),
-                _lru.freeze(origin), _lru.freeze(axes), out, method, flip)
+        key = (x.shape, x.dtype.str, _lru.kernel_key(kernel), mode, _lru.freeze(cval),
+               _lru.freeze(origin), _lru.freeze(axes), out, method, flip)
+        hash(key)  # e.g. a list as mode: validation then explains it
     except TypeError:
         return None
+    return key
 
 
 def _prepare(x: np.ndarray, kernel: _plan.Kernel, args: tuple) -> _request.Prepared | np.ndarray:

@@ -48,7 +48,8 @@ from . import _checks, kernels
 from ._errors import SepconvError, bad_argument
 from ._tensor import as_array, flip_1d, is_tensor
 from .decompose import LowRankKernel, SeparableKernel
-from .filtering import correlate, correlate_separable, filter_separable
+from .filtering import correlate as _correlate
+from .filtering import correlate_separable, filter_separable
 
 # scipy's extra names for filters (scipy.ndimage._ni_support._extend_mode_to_code)
 _SCIPY_MODES = {"grid-mirror": "reflect", "grid-constant": "constant", "grid-wrap": "wrap"}
@@ -308,7 +309,7 @@ def gaussian_laplace(input: Any, sigma: Any, output: Any = None, mode: Any = "re
     mode0 = _mode(modes[0])
     if all(_mode(m) == mode0 for m in modes) and (mode0 != "constant" or float(cval) == 0.0):
         kernel = LowRankKernel(tuple(SeparableKernel(tuple(t)) for t in terms))
-        return correlate(x, kernel, axes=ax, mode=mode0, cval=cval, output=output)  # type: ignore[arg-type]
+        return _correlate(x, kernel, axes=ax, mode=mode0, cval=cval, output=output)  # type: ignore[arg-type]
     # one term per axis, each a scipy gaussian_filter with its own mode
     total = None
     integer = _output(x, None) is not None

@@ -248,3 +248,20 @@ def test_tiff_chunk_by_chunk_equals_in_memory(images, tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
     assert main(["filter", str(images["depth16.tif"]), str(tmp_path / "x.tif"), "-k", "box:3",
                  "--chunks", "0"]) == 1
+
+
+def test_a_tiff_stack_is_filtered_page_by_page_in_memory_and_chunked(tmp_path):
+    """(pages, Y, X): both paths filter each page's Y and X, never across pages."""
+    tifffile = pytest.importorskip("tifffile")
+    pytest.importorskip("zarr")
+    stack = np.random.default_rng(0).integers(0, 60000, (3, 40, 30)).astype(np.uint16)
+    source = tmp_path / "stack.tif"
+    tifffile.imwrite(source, stack, photometric="minisblack")  # three pages
+    want = np.stack([sepconv.correlate(page.astype(np.float32), kernels.gaussian(1.5))
+                     for page in stack])
+    for extra, name in (([], "memory.tif"), (["--chunks", "16"], "chunked.tif")):
+        assert main(["filter", str(source), str(tmp_path / name), "-k", "gaussian:1.5", "-q",
+                     *extra]) == 0
+        got = tifffile.imread(tmp_path / name)
+        assert got.shape == stack.shape
+        np.testing.assert_allclose(got.astype(np.float64), want, rtol=1e-5, atol=0.05)

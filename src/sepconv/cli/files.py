@@ -55,10 +55,27 @@ def find_inputs(pattern: str) -> tuple[list[Path], bool]:
     return files, True
 
 
-def filter_image(image: np.ndarray, options: FilterOptions) -> np.ndarray:
-    """Correlate every channel of an (H, W) or (H, W, C) image with the kernel."""
+def image_axes(source: Path, image: np.ndarray, ndim: int) -> tuple[int, ...] | None:
+    """The axes an ``ndim``-D kernel filters: a TIFF's Y and X axes (every page of a stack, as
+    ``sepconv.dask.filter_tiff`` does), else the first ``ndim`` of (H, W, C); None: all."""
+    if image.ndim <= ndim:
+        return None
+    if ndim == 2 and source.suffix.lower() in _TIFF:
+        tifffile = io.require("tifffile", "reading TIFF")
+        with tifffile.TiffFile(source) as tif:
+            order = tif.series[0].axes
+        if len(order) == image.ndim and "Y" in order and "X" in order:
+            return (order.index("Y"), order.index("X"))
+    return tuple(range(ndim))
+
+
+def filter_image(image: np.ndarray, options: FilterOptions,
+                 axes: tuple[int, ...] | None = None) -> np.ndarray:
+    """Correlate an image with the kernel along ``axes`` (default: every channel of an (H, W) or
+    (H, W, C) image)."""
     ndim = len(options.kernel.shape)
-    axes = tuple(range(ndim)) if image.ndim > ndim else None
+    if axes is None and image.ndim > ndim:
+        axes = tuple(range(ndim))
     return sepconv.correlate(image, options.kernel.kernel, mode=options.mode, method=options.method,
                              axes=axes)
 
@@ -106,13 +123,12 @@ def filter_file(source: Path, out: Path, options: FilterOptions) -> str:
             raise bad_argument("IN", "an existing file", str(source), "check the path")
         return filter_tiff_chunked(source, out, options)
     image = io.read_image(source)
-    result = filter_image(image, options)
+    axes = image_axes(source, image, len(options.kernel.shape))
+    result = filter_image(image, options, axes)
     bits = 16 if fmt == "PNG" and image.dtype == np.uint16 else 8
     io.write_atomic(out, io.encode(result, fmt, bits=bits, normalize=options.normalize))
     method = options.method
     if method == "auto":
-        ndim = len(options.kernel.shape)
-        axes = tuple(range(ndim)) if image.ndim > ndim else None
         method = report.auto_method(options.kernel.kernel, image.shape, result.dtype, axes)
     stored = f"{bits}-bit {fmt}" if fmt in ("PNG", "JPEG") else f"{fmt} {result.dtype}"
     size = "×".join(map(str, image.shape))
