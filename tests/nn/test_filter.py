@@ -84,6 +84,31 @@ def test_filter_rejects_arrays_and_bad_modes():
         Filter(kernels.box(3), mode="bogus")
 
 
+@pytest.mark.parametrize(("kernel", "mode", "convolve", "origin"), [
+    ("separable", "reflect", False, 0), ("separable", "constant", True, (1, 0)),
+    ("lowrank", "wrap", False, 0), ("lowrank", "valid", True, 0),
+    ("dense", "mirror", True, (0, -1)), ("dense", "nearest", False, 0)])
+def test_torch_compile_fullgraph_matches_eager(kernel, mode, convolve, origin, assert_close):
+    """No graph break (fullgraph=True), like the layers; forward and the kernel's gradient."""
+    k = {"separable": kernels.gaussian(1.0), "lowrank": kernels.log(1.0),
+         "dense": np.random.default_rng(1).standard_normal((3, 4))}[kernel]
+    layer = Filter(k, mode=mode, cval=0.5, origin=origin, axes=(-2, -1), convolve=convolve,
+                   learnable=True, dtype=torch.float64)
+    x = image(2, 3, 19, 17, dtype=torch.float64)
+    torch._dynamo.reset()
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    got = compiled(x)
+    want = sepconv.convolve if convolve else sepconv.correlate
+    assert_close(got, want(x.numpy(), k, mode=mode, cval=0.5, origin=origin, axes=(-2, -1)))
+    got.sum().backward()
+    grads = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    layer(x).sum().backward()
+    for g, w in zip(grads, (p.grad for p in layer.parameters())):
+        assert_close(g, w)
+    assert compiled(image(4, 3, 19, 17, seed=2).to(torch.float32)).dtype == torch.float32
+
+
 def test_torch_compile_matches_eager_forward_and_backward(assert_close):
     # validation (NumPy on shapes) breaks the graph; the filter's torch ops are compiled
     layer = Filter(kernels.gaussian(1.5), mode="reflect", axes=(-2, -1), learnable=True)

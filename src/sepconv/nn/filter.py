@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from sepconv import _checks, _plan
 from sepconv._errors import bad_argument
+from sepconv._tensor import ops
 from sepconv._tensor.dispatch import filter_tensor
 from sepconv.decompose import LowRankKernel, SeparableKernel
 
@@ -83,6 +84,7 @@ class Filter(nn.Module):
                 self._names.append([f"term{i}_axis{j}" for j in range(len(term))])
                 for name, f in zip(self._names[-1], term):
                     self._store(name, f, device, dtype)
+        self._origins = _checks.normalize_origins(origin, self._kernel_shape(), self.mode)
 
     def _store(self, name: str, values: np.ndarray, device: object, dtype: torch.dtype | None) -> None:
         tensor = torch.as_tensor(np.ascontiguousarray(values), dtype=dtype or torch.get_default_dtype(),
@@ -102,10 +104,16 @@ class Filter(nn.Module):
         assert isinstance(weight, Tensor)
         return weight
 
+    def _kernel_shape(self) -> tuple[int, ...]:
+        terms = self.kernel_terms()
+        return tuple(f.shape[0] for f in terms[0]) if terms else tuple(self.dense_kernel().shape)
+
     def forward(self, input: Tensor) -> Tensor:
         if not isinstance(input, Tensor):
             raise bad_argument("input", "a torch.Tensor", type(input).__name__,
                                "use sepconv.correlate for NumPy arrays, or torch.as_tensor(x)")
+        if torch.compiler.is_compiling():
+            return self._graph_forward(input)
         terms = self.kernel_terms()
         kernel: object = terms if terms else self.dense_kernel()
         form = "dense" if not terms else ("separable" if len(terms) == 1 else "terms")
@@ -115,6 +123,36 @@ class Filter(nn.Module):
                              origin=self.origin, axes=self.axes, output=None,
                              method="separable" if form == "separable" else self.method,
                              flip=self.convolve)
+
+    def _graph_forward(self, x: Tensor) -> Tensor:
+        """Under ``torch.compile`` and ``torch.export``: the torch route of :meth:`forward`, in torch
+        and Python arithmetic only (the NumPy validation would break the graph; the weights were
+        checked at construction). The same operations, so the same numbers."""
+        kshape, ndim = self._kernel_shape(), x.dim()
+        given = self.axes if isinstance(self.axes, Sequence) else (
+            range(ndim) if self.axes is None else (self.axes,))
+        axes = [int(a) % ndim for a in given]
+        if len(axes) != len(kshape) or len(set(axes)) != len(axes):
+            raise bad_argument("axes", f"{len(kshape)} distinct axes of a {ndim}-D input",
+                               self.axes, "give one axis per kernel dimension")
+        origins = list(self._origins)
+        if self.convolve:  # scipy's convolve: flip, negate the origin, shift even sizes by one
+            origins = [-o - (1 - k % 2) for o, k in zip(origins, kshape)]
+        order = sorted(range(len(axes)), key=axes.__getitem__)
+        axes, origins = [axes[i] for i in order], [origins[i] for i in order]
+        compute = torch.float64 if x.dtype == torch.float64 else torch.float32
+        cval = float(self.cval) if self.mode == "constant" else 0.0
+        terms = self.kernel_terms()
+        if terms:
+            factors = [[(t[i].flip(0) if self.convolve else t[i]).to(compute) for i in order]
+                       for t in terms]
+            y = ops.correlate_terms(x.to(compute), factors, axes, self.mode, origins, cval)
+        else:
+            w = self.dense_kernel()
+            w = (w.flip(list(range(w.dim()))) if self.convolve else w).permute(order).to(compute)
+            y = ops.correlate_dense(x.to(compute), w, axes, self.mode, origins, cval)
+        floats = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+        return ops.store(y, x.dtype if x.dtype in floats else torch.float32)
 
     def extra_repr(self) -> str:
         terms = self.kernel_terms()
