@@ -8,6 +8,7 @@ the caller changes in place gets a new key, and a cached value never holds the c
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
@@ -61,10 +62,20 @@ def _array_key(a: np.ndarray) -> tuple:
     return (a.dtype.str, a.shape, a.tobytes())
 
 
+#: keys of SeparableKernels whose factors are all read-only (sepconv.ndimage's cached Gaussian
+#: and box kernels): such a kernel cannot change, so its key is computed once
+_FROZEN_KEYS: weakref.WeakKeyDictionary[SeparableKernel, tuple] = weakref.WeakKeyDictionary()
+
+
 def kernel_key(kernel: object) -> tuple:
     """A hashable key equal for kernels with the same kind, dtypes, shapes and values."""
     if isinstance(kernel, SeparableKernel):
-        return ("separable", *(_array_key(f) for f in kernel.factors))
+        key = _FROZEN_KEYS.get(kernel)
+        if key is None:
+            key = ("separable", *(_array_key(f) for f in kernel.factors))
+            if not any(f.flags.writeable or f.base is not None for f in kernel.factors):
+                _FROZEN_KEYS[kernel] = key
+        return key
     if isinstance(kernel, LowRankKernel):
         return ("lowrank", *(kernel_key(t) for t in kernel.terms))
     return ("dense", _array_key(np.asarray(kernel)))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -243,11 +244,22 @@ def engine_output(method: str, dtype: np.dtype, final: np.dtype | None) -> np.dt
     return dtype
 
 
+_ENGINE: Any = None  # sepconv._engine once loaded (an import statement per call costs ~0.5 µs)
+
+
+def _load_engine() -> Any:
+    """Import the engine (and numba) on the first filter, not at ``import sepconv``."""
+    global _ENGINE
+    from . import _engine
+
+    _ENGINE = _engine
+    return _engine
+
+
 def _run_engine(x: np.ndarray, plan: Plan, axes: tuple[int, ...], mode: str, cval: float,
                 origins: tuple[int, ...], dtype: np.dtype, parallel: bool, method: str,
                 final: np.dtype | None) -> np.ndarray:
-    from . import _engine  # loads numba on the first filter, not at import
-
+    _engine = _ENGINE or _load_engine()
     shape = _output_shape(x, plan, axes, mode)
     out = np.empty(shape, dtype=engine_output(method, dtype, final))
     if method == "direct":

@@ -30,9 +30,20 @@ and Python helpers). ``layer.py`` is the fused layer kernel of ``sepconv.nn``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+
+@functools.cache
+def _chain_module() -> Any:
+    """The pass planner (and numba), imported on the first filter, then kept: an import
+    statement on every call costs ~0.5 µs."""
+    from . import _chain as chain
+
+    return chain
 
 
 def correlate_separable(x: np.ndarray, weights: Sequence[np.ndarray], axes: Sequence[int],
@@ -46,18 +57,14 @@ def correlate_lowrank(x: np.ndarray, terms: Sequence[Sequence[np.ndarray]], axes
                       mode: str, cval: float, origins: Sequence[int], out: np.ndarray, *,
                       parallel: bool = True) -> None:
     """Correlate with Σ_r (outer product of ``terms[r]``), into ``out`` (fused over 1-2 axes)."""
-    from . import _chain
-
-    _chain.separable(x, terms, list(axes), mode, cval, list(origins), out, parallel)
+    _chain_module().separable(x, terms, list(axes), mode, cval, list(origins), out, parallel)
 
 
 def correlate_direct(x: np.ndarray, kernel: np.ndarray, axes: Sequence[int], mode: str,
                      cval: float, origins: Sequence[int], out: np.ndarray, *,
                      parallel: bool = True) -> None:
     """Correlate with a dense kernel (``kernel.ndim == len(axes)``), into ``out``."""
-    from . import _chain
-
-    _chain.direct(x, kernel, list(axes), mode, cval, list(origins), out, parallel)
+    _chain_module().direct(x, kernel, list(axes), mode, cval, list(origins), out, parallel)
 
 
 __all__ = ["correlate_direct", "correlate_lowrank", "correlate_separable"]
