@@ -18,6 +18,7 @@ def _empty_caches():
     _plan.PLANS.clear()
     filtering.CALLS.clear()
     filtering._CONVERTED.clear()
+    sc._FUSED.clear()
     yield
 
 
@@ -123,3 +124,26 @@ def test_lists_of_numbers_are_converted_once(rng):
     assert (filtering._CONVERTED.misses, filtering._CONVERTED.hits) == (1, 1)
     with pytest.raises(sepconv.SepconvError, match="kernels_1d"):
         sepconv.correlate_separable(x, [])
+
+
+def test_repeated_gaussian_filters_skip_argument_handling_and_stay_right(rng):
+    """The second call of the same arguments is served from ``_FUSED``; every call equals scipy."""
+    calls = [dict(sigma=1.0), dict(sigma=[1.0, 2.0], mode=["reflect", "reflect"]),
+             dict(sigma=1.5, axes=(0,)), dict(sigma=1.0, order=[0, 1]),
+             dict(sigma=1.0, mode="constant", cval=2.0)]  # per-pass branch: never remembered
+    for kwargs in calls:
+        for seed in (0, 1):
+            for dtype in (np.float64, np.uint8):
+                x = (np.random.default_rng(seed).random((20, 23)) * 200).astype(dtype)
+                got = sc.gaussian_filter(x, **kwargs)
+                want = sp.gaussian_filter(x.astype(np.float64), **kwargs)
+                assert got.dtype == dtype
+                if dtype == np.float64:
+                    np.testing.assert_allclose(got, want, atol=1e-10)
+                else:  # rounded once from the float result (sepconv's rule), ±1 for float32
+                    np.testing.assert_allclose(got, np.clip(np.rint(want), 0, 255), atol=1)
+    assert len(sc._FUSED) == 4  # the constant-cval call runs one pass at a time
+    volume = rng.random((4, 20, 23))  # same arguments, another ndim: another entry
+    np.testing.assert_allclose(sc.gaussian_filter(volume, 1.0), sp.gaussian_filter(volume, 1.0),
+                               atol=1e-12)
+    assert len(sc._FUSED) == 5

@@ -39,12 +39,13 @@ array([4, 3, 4, 2, 5, 6, 6, 3], dtype=uint8)
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import operator
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _checks, kernels
+from . import _checks, _lru, kernels
 from ._errors import SepconvError, bad_argument
 from ._tensor import as_array, flip_1d, is_tensor
 from .decompose import LowRankKernel, SeparableKernel
@@ -140,9 +141,9 @@ def _kernel(factors: list[np.ndarray]) -> SeparableKernel:
     Keyed by the factors' ids: an entry holds its factors, so their ids are not reused while it
     lives, and a hit is checked by identity.
     """
-    key = tuple(id(f) for f in factors)
+    key = tuple(map(id, factors))
     kernel = _KERNELS.get(key)
-    if kernel is None or any(a is not b for a, b in zip(kernel.factors, factors)):
+    if kernel is None or not all(map(operator.is_, kernel.factors, factors)):
         kernel = SeparableKernel(tuple(factors))
         if not any(f.flags.writeable for f in factors):
             if len(_KERNELS) > 512:
@@ -151,11 +152,27 @@ def _kernel(factors: list[np.ndarray]) -> SeparableKernel:
     return kernel
 
 
+#: gaussian_filter calls by (input ndim, every argument but the image and output) -> the one fused
+#: call they make (kernel, axes, mode, origins): a repeated call skips the argument handling
+_FUSED: dict[Hashable, tuple[SeparableKernel, list[int], object, list[int]]] = {}
+
+
+def _call_key(*args: object) -> Hashable | None:
+    try:
+        key = tuple(_lru.freeze(a) for a in args)
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: list[object],
-               cval: float, origins: list[int], output: Any) -> np.ndarray:
+               cval: float, origins: list[int], output: Any, remember: Hashable | None = None,
+               ) -> np.ndarray:
     """One fused call when it equals scipy's sequence of 1-D passes, else one pass per axis.
 
-    ``factors`` are sepconv's own (finite float arrays), so their checks are skipped.
+    ``factors`` are sepconv's own (finite float arrays), so their checks are skipped. With
+    ``remember``, a fused call is kept in ``_FUSED`` under that key.
     """
     x = as_array(input)
     output = _output(x, output)
@@ -167,8 +184,14 @@ def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: li
     modes, origins = [_mode(modes[i]) for i in keep], [origins[i] for i in keep]
     same = all(m == modes[0] for m in modes)
     if same and not (modes[0] in ("constant", "zeros") and float(cval) != 0.0 and len(keep) > 1):
-        return filter_separable(x, _kernel(factors), axes=axes, mode=modes[0],
-                                cval=cval, origin=origins, output=output)
+        kernel = _kernel(factors)
+        result = filter_separable(x, kernel, axes=axes, mode=modes[0], cval=cval, origin=origins,
+                                  output=output)
+        if remember is not None and not any(f.flags.writeable for f in factors):  # sepconv's own
+            if len(_FUSED) > 256:
+                _FUSED.clear()
+            _FUSED[remember] = (kernel, axes, modes[0], origins)
+        return result
     for i, (f, axis, mode, origin) in enumerate(zip(factors, axes, modes, origins)):
         last = i == len(factors) - 1
         x = filter_separable(x, _kernel([f]), axes=axis, mode=mode, cval=cval,
@@ -229,12 +252,18 @@ def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
     ``sigma``, ``order``, ``mode`` and ``radius`` take one value or one per filtered axis.
     """
     x = as_array(input)
+    key = _call_key(x.ndim, sigma, order, mode, cval, truncate, radius, axes)
+    fused = _FUSED.get(key) if key is not None else None
+    if fused is not None:
+        kernel, ax, mode0, origins = fused
+        return filter_separable(x, kernel, axes=ax, mode=mode0, cval=cval, origin=origins,
+                                output=_output(x, output))
     ax = _axes(x, axes)
     n = len(ax)
     sigmas, orders = _per_axis(sigma, n, "sigma"), _per_axis(order, n, "order")
     modes, radii = _per_axis(mode, n, "mode"), _per_axis(radius, n, "radius")
     factors = [_gaussian_factor(s, o, truncate, r) for s, o, r in zip(sigmas, orders, radii)]
-    return _separable(x, factors, ax, modes, cval, [0] * n, output)
+    return _separable(x, factors, ax, modes, cval, [0] * n, output, remember=key)
 
 
 def uniform_filter1d(input: Any, size: int, axis: int = -1, output: Any = None,

@@ -23,6 +23,8 @@ def as_array(input: Any) -> Any:
     """``numpy.asarray(input)``, except that a tensor stays a tensor (for the ndimage drop-ins)."""
     import numpy as np
 
+    if type(input) is np.ndarray:  # the common case, decided first (a call on a small image)
+        return input
     return input if is_tensor(input) else np.asarray(input)
 
 
