@@ -115,6 +115,8 @@ def test_truncated_spatial_error_is_the_svd_tail(rank):
     (lambda: convert_model(nn.Conv2d(2, 2, 3), depth_multiplier=0), "depth_multiplier"),
     (lambda: convert_model(nn.Conv2d(2, 2, 3), form="spatial"), "rank"),
     (lambda: convert_model(nn.Conv2d(2, 2, 3), energy=0.9, depth_multiplier=1), "at most one"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), cost="seconds"), "cost: expected one of"),
+    (lambda: convert_model(nn.Conv2d(2, 2, 3), cost="time", depth_multiplier=2), "cost"),
 ])
 def test_bad_input(call, pattern):
     with pytest.raises(sepconv.SepconvError, match=pattern):
@@ -214,3 +216,25 @@ def test_speed_guard_times_both_layers_on_the_input_shape():
     old, new = nn.Conv2d(3, 3, 1), Spy()
     old_s, new_s = time_pair(old, new, (2, 3, 5, 5))
     assert old_s > 0 and new_s > 0 and calls == [(2, 3, 5, 5)] * 6
+
+
+def test_a_time_budget_spends_measured_seconds(monkeypatch):
+    """cost='time' allocates by the timings of each layer and of its separable forms (a fake,
+    deterministic clock here: the convolution takes 10, the separable form 1 + 2·m)."""
+    import importlib
+
+    module = importlib.import_module("sepconv.nn.convert_model")  # the module, not the function
+
+    def fake_time_pair(old, new, input_shape, rounds=5):
+        m = new.depthwise.weight.shape[0] // new.depthwise.in_channels
+        return 10.0, 1.0 + 2.0 * m
+
+    monkeypatch.setattr(module, "time_pair", fake_time_pair)
+    conv = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1))
+    for budget, m in ((0.3, 1), (0.5, 2), (0.75, 3), (0.95, 4)):
+        _, report = convert_model(conv, budget=budget, cost="time", input_shape=(1, 4, 12, 12))
+        assert [r.choice for r in report.layers] == [m]  # the largest m with 1 + 2m <= 10·budget
+        assert report.layers[0].measured_speedup == pytest.approx(10.0 / (1.0 + 2.0 * m))
+    # by MACs the same budget buys another multiplier: the costs really are the timings
+    _, by_macs = convert_model(conv, budget=0.75, input_shape=(1, 4, 12, 12), speed_guard=False)
+    assert by_macs.layers[0].choice == 4  # 14,400·m MACs <= 0.75 · 82,944 (time: m = 3)

@@ -2,9 +2,10 @@
 
 Per layer the choice (depth multiplier m for ``form='depthwise'``, rank R for ``form='spatial'``)
 is fixed, or the smallest that keeps ``energy`` of the weight's squared Frobenius norm, or set by a
-global ``budget``: the fraction of the converted layers' MACs to keep. The budget is met greedily:
-every layer starts at 1; the step that retains the most (relative) weight energy per added MAC is
-taken until no further step fits.
+global ``budget``: the fraction of the converted layers' MACs to keep (``cost='macs'``) or of their
+measured time (``cost='time'``: each layer and its separable forms are timed on the layer's own
+input shape). The budget is met greedily: every layer starts at 1; the step that retains the most
+(relative) weight energy per added MAC (or second) is taken until no further step fits.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sepconv.nn.profiling import (
 )
 
 FORMS = ("depthwise", "spatial")
+COSTS = ("macs", "time")
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ def _build(conv: nn.modules.conv._ConvNd, form: str, choice: int) -> nn.Module:
 
 def _choose(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str, fixed: int | None,
             energy: float | None, budget: float | None,
-            shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]]) -> list[int]:
+            shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]], cost: str = "macs",
+            ) -> list[int]:
     curves = [_energy_curve(conv, form) for _, conv in convs]
     if fixed is not None:
         return [min(fixed, len(curve)) for curve in curves]
@@ -133,7 +136,8 @@ def _choose(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str, fixed: 
         return [next(i + 1 for i, kept in enumerate(curve) if kept >= energy - 1e-12)
                 for curve in curves]
     assert budget is not None
-    return _allocate(convs, form, curves, budget, shapes)
+    costs = _time_costs if cost == "time" else _mac_costs
+    return _allocate(curves, budget, *costs(convs, form, curves, shapes))
 
 
 def _macs_at(conv: nn.modules.conv._ConvNd, form: str, choice: int,
@@ -142,27 +146,55 @@ def _macs_at(conv: nn.modules.conv._ConvNd, form: str, choice: int,
     return module_macs(_build(conv, form, choice), ins, outs)
 
 
-def _allocate(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str, curves: list[list[float]],
-              budget: float, shapes: dict[int, tuple[tuple[int, ...], tuple[int, ...]]]) -> list[int]:
-    """Greedy: start at 1, take the best energy-per-MAC step while the budget holds.
+Shapes = dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
 
-    No layer grows past its own original MACs: a budget asks for savings, so a layer is never
+
+def _mac_costs(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str,
+               curves: list[list[float]], shapes: Shapes) -> tuple[list[float], list[float], list[float]]:
+    """Each convolution's MACs, its separable form's at choice 1, and per added choice (exact:
+    MACs are linear in the choice)."""
+    old = [float(module_macs(conv, *shapes[id(conv)])) for _, conv in convs]
+    one = [float(_macs_at(conv, form, 1, shapes)) for _, conv in convs]
+    step = [_macs_at(conv, form, 2, shapes) - m1 if len(curve) > 1 else 0.0
+            for (_, conv), m1, curve in zip(convs, one, curves)]
+    return old, one, step
+
+
+def _time_costs(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str,
+                curves: list[list[float]], shapes: Shapes) -> tuple[list[float], list[float], list[float]]:
+    """Each convolution's measured seconds on its own input shape, its separable form's at
+    choice 1, and per added choice (from choice 1 and a larger one, up to 4, assumed linear)."""
+    old, one, step = [], [], []
+    for (_, conv), curve in zip(convs, curves):
+        ins = shapes[id(conv)][0]
+        t_old, t_one = time_pair(conv, _build(conv, form, 1), ins)
+        top = min(len(curve), 4)
+        slope = 0.0
+        if top > 1:
+            t_top = time_pair(conv, _build(conv, form, top), ins)[1]
+            slope = max((t_top - t_one) / (top - 1), 0.01 * t_one)  # timing noise: never free
+        old.append(t_old)
+        one.append(t_one)
+        step.append(slope)
+    return old, one, step
+
+
+def _allocate(curves: list[list[float]], budget: float, old: list[float], one: list[float],
+              step: list[float]) -> list[int]:
+    """Greedy: start at 1, take the best energy-per-cost step while the budget holds.
+
+    No layer grows past its own original cost: a budget asks for savings, so a layer is never
     made more expensive than the convolution it replaces (unless even its choice 1 is).
     """
-    old = [module_macs(conv, *shapes[id(conv)]) for _, conv in convs]
     limit = budget * sum(old)
-    # MACs are linear in the choice: cost(c) = base + c * step
-    one = [_macs_at(conv, form, 1, shapes) for _, conv in convs]
-    step = [_macs_at(conv, form, 2, shapes) - m1 if len(curve) > 1 else 0
-            for (_, conv), m1, curve in zip(convs, one, curves)]
-    choice = [1] * len(convs)
+    choice = [1] * len(curves)
     total = sum(one)
     while True:
         best, best_gain = -1, 0.0
         for i, curve in enumerate(curves):
-            grown = one[i] + choice[i] * step[i]  # MACs at choice[i] + 1
+            grown = one[i] + choice[i] * step[i]  # the cost at choice[i] + 1
             if choice[i] < len(curve) and total + step[i] <= limit and grown <= old[i]:
-                gain = (curve[choice[i]] - curve[choice[i] - 1]) / max(step[i], 1)
+                gain = (curve[choice[i]] - curve[choice[i] - 1]) / max(step[i], 1e-300)
                 if gain > best_gain:
                     best, best_gain = i, gain
         if best < 0:
@@ -172,9 +204,14 @@ def _allocate(convs: list[tuple[str, nn.modules.conv._ConvNd]], form: str, curve
 
 
 def _check_options(form: object, fixed: object, energy: object, budget: object,
-                   input_shape: object) -> None:
+                   input_shape: object, cost: object = "macs") -> None:
     if form not in FORMS:
         raise unknown_choice("form", form, FORMS)
+    if cost not in COSTS:
+        raise unknown_choice("cost", cost, COSTS)
+    if cost == "time" and budget is None:
+        raise bad_argument("cost", "cost='time' together with budget=", "no budget",
+                           "pass e.g. budget=0.5 (half the convolutions' measured time)")
     given = [n for n, v in (("depth_multiplier/rank", fixed), ("energy", energy), ("budget", budget))
              if v is not None]
     if len(given) > 1:
@@ -195,12 +232,14 @@ def _check_options(form: object, fixed: object, energy: object, budget: object,
 def convert_model(model: nn.Module, *, form: str = "depthwise", depth_multiplier: int | None = None,
                   rank: int | None = None, energy: float | None = None, budget: float | None = None,
                   input_shape: Sequence[int] | None = None, calibration: torch.Tensor | None = None,
-                  speed_guard: bool = True) -> tuple[nn.Module, ConversionReport]:
+                  speed_guard: bool = True, cost: str = "macs") -> tuple[nn.Module, ConversionReport]:
     """A copy of ``model`` with every eligible convolution made separable, and a report.
 
     Eligible: ``nn.Conv{1,2,3}d`` (``form='depthwise'``) or ``nn.Conv2d`` (``'spatial'``) with
     groups=1 and a kernel larger than 1×1. Choose each layer's size with ``depth_multiplier``
-    (or ``rank``), ``energy`` or ``budget``; without any, depthwise uses m = 1.
+    (or ``rank``), ``energy`` or ``budget``; without any, depthwise uses m = 1. ``budget`` is
+    a fraction of the converted layers' MACs (``cost='macs'``) or of their time measured on the
+    input shape (``cost='time'``).
     ``calibration`` (a batch) adds each layer's and the model's output error to the report.
     With an input shape (``input_shape`` or ``calibration``) and ``speed_guard`` (default), each
     converted layer and the convolution it replaces are timed on that layer's input shape; a
@@ -214,7 +253,7 @@ def convert_model(model: nn.Module, *, form: str = "depthwise", depth_multiplier
                            "use depth_multiplier= for 'depthwise' and rank= for 'spatial'")
     if calibration is not None and input_shape is None:
         input_shape = tuple(calibration.shape)
-    _check_options(form, fixed, energy, budget, input_shape)
+    _check_options(form, fixed, energy, budget, input_shape, cost)
     if fixed is None and energy is None and budget is None:
         if form == "spatial":
             raise bad_argument("rank", "a rank, energy= or budget= for form='spatial'", None,
@@ -223,7 +262,7 @@ def convert_model(model: nn.Module, *, form: str = "depthwise", depth_multiplier
     new_model = copy.deepcopy(model)
     convs = _eligible(new_model, form)
     shapes = _shapes(new_model, input_shape, convs)
-    choices = _choose(convs, form, fixed, energy, budget, shapes)
+    choices = _choose(convs, form, fixed, energy, budget, shapes, cost)
     inputs = _captured_inputs(new_model, calibration, convs)
     reports = []
     for (name, conv), choice in zip(convs, choices):
