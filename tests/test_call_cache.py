@@ -147,3 +147,27 @@ def test_repeated_gaussian_filters_skip_argument_handling_and_stay_right(rng):
     np.testing.assert_allclose(sc.gaussian_filter(volume, 1.0), sp.gaussian_filter(volume, 1.0),
                                atol=1e-12)
     assert len(sc._FUSED) == 5
+
+
+def test_a_users_read_only_kernel_made_writeable_and_changed_is_a_new_kernel(rng):
+    x = rng.random((16, 16))
+    a, b = np.array([1.0, 2.0, 1.0]), np.array([1.0, 0.0, -1.0])
+    a.setflags(write=False)
+    b.setflags(write=False)
+    kernel = sepconv.SeparableKernel((a, b))
+    before = sepconv.correlate(x, kernel)
+    kernel.factors[0].setflags(write=True)
+    kernel.factors[0][:] = [5.0, -3.0, 7.0]
+    after = sepconv.correlate(x, kernel)
+    np.testing.assert_allclose(after, sp.correlate(x, np.outer([5.0, -3.0, 7.0], b)), atol=1e-12)
+    assert not np.allclose(before, after)
+
+
+def test_a_cval_that_changes_in_place_is_never_remembered():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(3).random((12, 13))
+    cval = torch.tensor(0.0)
+    sc.gaussian_filter(x, 1.0, mode="constant", cval=cval)
+    cval.fill_(3.0)  # a fused call is right for cval 0 only (per-axis passes otherwise)
+    np.testing.assert_allclose(sc.gaussian_filter(x, 1.0, mode="constant", cval=cval),
+                               sp.gaussian_filter(x, 1.0, mode="constant", cval=3.0), atol=1e-12)

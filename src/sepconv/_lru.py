@@ -62,9 +62,14 @@ def _array_key(a: np.ndarray) -> tuple:
     return (a.dtype.str, a.shape, a.tobytes())
 
 
-#: keys of SeparableKernels whose factors are all read-only (sepconv.ndimage's cached Gaussian
-#: and box kernels): such a kernel cannot change, so its key is computed once
+#: keys of kernels that never change: sepconv.ndimage's own cached Gaussian and box kernels,
+#: whose factors nobody else holds (registered by ``remember_key``); computed once
 _FROZEN_KEYS: weakref.WeakKeyDictionary[SeparableKernel, tuple] = weakref.WeakKeyDictionary()
+
+
+def remember_key(kernel: SeparableKernel) -> None:
+    """Compute ``kernel``'s key once from now on: only for kernels that sepconv alone holds."""
+    _FROZEN_KEYS[kernel] = ("separable", *(_array_key(f) for f in kernel.factors))
 
 
 def kernel_key(kernel: object) -> tuple:
@@ -73,8 +78,6 @@ def kernel_key(kernel: object) -> tuple:
         key = _FROZEN_KEYS.get(kernel)
         if key is None:
             key = ("separable", *(_array_key(f) for f in kernel.factors))
-            if not any(f.flags.writeable or f.base is not None for f in kernel.factors):
-                _FROZEN_KEYS[kernel] = key
         return key
     if isinstance(kernel, LowRankKernel):
         return ("lowrank", *(kernel_key(t) for t in kernel.terms))

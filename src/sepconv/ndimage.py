@@ -149,6 +149,7 @@ def _kernel(factors: list[np.ndarray]) -> SeparableKernel:
             if len(_KERNELS) > 512:
                 _KERNELS.clear()
             _KERNELS[key] = kernel
+            _lru.remember_key(kernel)  # sepconv's own read-only weights: they never change
     return kernel
 
 
@@ -157,13 +158,22 @@ def _kernel(factors: list[np.ndarray]) -> SeparableKernel:
 _FUSED: dict[Hashable, tuple[SeparableKernel, list[int], object, list[int]]] = {}
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _call_key(*args: object) -> Hashable | None:
-    try:
-        key = tuple(_lru.freeze(a) for a in args)
-        hash(key)
-    except TypeError:
-        return None
-    return key
+    """The arguments as a key when they are plain values (numbers, strings, None, or lists and
+    tuples of them), else None: a tensor or array ``cval`` may change in place."""
+    key = []
+    for a in args:
+        if type(a) in _PLAIN:
+            key.append(a)
+        elif isinstance(a, (list, tuple)) and type(a) in (list, tuple) and all(
+                type(v) in _PLAIN for v in a):
+            key.append(tuple(a))
+        else:
+            return None
+    return tuple(key)
 
 
 def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: list[object],
