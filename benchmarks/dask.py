@@ -24,8 +24,8 @@ the array once). Per-task overhead: (chunked - in-memory time) / tasks, per roun
 Question 2 (memory): peak RSS of a fresh process that filters a 24576² float32 image (2.4 GB,
 from ``da.random``) with ``.sum().compute()``; imports and numba's compiled kernels included.
 
-Writes docs/benchmarks/dask.json and docs/benchmarks/dask.md. Run under the timing lock:
-``flock /tmp/sepconv-timing.lock .venv/bin/python benchmarks/dask.py`` (``--quick``: a smoke run).
+Writes docs/benchmarks/dask.json and docs/benchmarks/dask.md:
+``.venv/bin/python benchmarks/dask.py`` (``--quick``: a smoke run), with no other timing running.
 """
 
 from __future__ import annotations

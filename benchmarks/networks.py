@@ -7,8 +7,8 @@ global average pooling and a 1000-way linear layer; its twin is the same network
 Contenders, timed in interleaved rounds (benchmarks/_timing.py) under ``torch.inference_mode``:
 the twin in NCHW and in channels_last, ``sepconv.nn.accelerate`` of the twin, ONNX Runtime on the
 exported twin and (without ``--quick``, with ``--compile``) ``torch.compile`` with freezing; and a
-training step (batch 8, 160²). ``python benchmarks/networks.py [--quick]``; run it under
-``flock /tmp/sepconv-timing.lock`` on a shared machine.
+training step (batch 8, 160²). ``python benchmarks/networks.py [--quick]``, with no other
+timing running on the machine.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ Per case, in interleaved rounds (each round times a batch of calls, ours then sc
 * ``scipy``: ``scipy.ndimage.gaussian_filter`` on the same array.
 
 Also a loop over 200 patches of 32x32 (the workload in the issue). Writes
-docs/benchmarks/overhead.json and overhead.md. Run under ``flock /tmp/sepconv-timing.lock``:
-``.venv/bin/python benchmarks/overhead.py`` (about a minute; ``--quick``: no files written).
+docs/benchmarks/overhead.json and overhead.md: ``.venv/bin/python benchmarks/overhead.py``
+(about a minute; ``--quick``: no files written), with no other timing running.
 """
 
 from __future__ import annotations
