@@ -84,6 +84,20 @@ def kernel_key(kernel: object) -> tuple:
     return ("dense", _array_key(np.asarray(kernel)))
 
 
+def plain_key(*args: object) -> Hashable | None:
+    """``args`` as a key when each is a plain value (a number, string or None, or a list or tuple
+    of them), else None: an array or tensor argument may change in place."""
+    key: list[Hashable] = []
+    for a in args:
+        if type(a) in _SCALARS:
+            key.append(a)
+        elif isinstance(a, (list, tuple)) and all(type(v) in _SCALARS for v in a):
+            key.append(tuple(a))
+        else:
+            return None
+    return tuple(key)
+
+
 def freeze(value: object) -> Hashable:
     """``value`` as a hashable key part (lists and arrays become tuples); raises TypeError if not."""
     if type(value) in _SCALARS:

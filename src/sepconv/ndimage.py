@@ -158,24 +158,6 @@ def _kernel(factors: list[np.ndarray]) -> SeparableKernel:
 _FUSED: dict[Hashable, tuple[SeparableKernel, list[int], object, list[int]]] = {}
 
 
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def _call_key(*args: object) -> Hashable | None:
-    """The arguments as a key when they are plain values (numbers, strings, None, or lists and
-    tuples of them), else None: a tensor or array ``cval`` may change in place."""
-    key = []
-    for a in args:
-        if type(a) in _PLAIN:
-            key.append(a)
-        elif isinstance(a, (list, tuple)) and type(a) in (list, tuple) and all(
-                type(v) in _PLAIN for v in a):
-            key.append(tuple(a))
-        else:
-            return None
-    return tuple(key)
-
-
 def _separable(input: Any, factors: list[np.ndarray], axes: list[int], modes: list[object],
                cval: float, origins: list[int], output: Any, remember: Hashable | None = None,
                ) -> np.ndarray:
@@ -262,7 +244,7 @@ def gaussian_filter(input: Any, sigma: Any, order: Any = 0, output: Any = None,
     ``sigma``, ``order``, ``mode`` and ``radius`` take one value or one per filtered axis.
     """
     x = as_array(input)
-    key = _call_key(x.ndim, sigma, order, mode, cval, truncate, radius, axes)
+    key = _lru.plain_key(x.ndim, sigma, order, mode, cval, truncate, radius, axes)
     fused = _FUSED.get(key) if key is not None else None
     if fused is not None:
         kernel, ax, mode0, origins = fused
