@@ -28,6 +28,8 @@ a padded row, a column block), so peak memory is the output plus those buffers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -37,9 +39,24 @@ from numba.np.numpy_support import as_dtype as as_numpy_dtype
 
 # 'contract' lets LLVM fuse a*b+c into one FMA (one rounding instead of two); nothing else of
 # fast-math is on, so results stay deterministic and NaN/Inf propagate as in scipy.
-_jit = njit(cache=True, nogil=True, boundscheck=False, fastmath={"contract"})
-# the sweeps are inlined at numba's level: a non-inlined call costs ~50 ns
-_inline = njit(cache=True, nogil=True, boundscheck=False, fastmath={"contract"}, inline="always")
+_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "boundscheck": False,
+                            "fastmath": {"contract"}}
+# The band functions allocate their buffers, so they need numba's reference counting (NRT).
+_alloc = njit(**_OPTIONS)
+# Everything else allocates nothing and runs without NRT: with it, every row view (``x[a:b]``)
+# passed to a helper costs an atomic increment and decrement, which took 40 % of a 512² float32
+# k = 3 filter (kernel 171 -> 104 µs, one thread). A helper here that allocated would fail to
+# compile, so the rule is checked by every test that runs a kernel.
+# (``_nrt`` is numba's own target option, CPUTargetOptions._nrt, there since numba 0.4x.)
+_NO_NRT: dict[str, Any] = {**_OPTIONS, "_nrt": False}
+_jit = njit(**_NO_NRT)
+# Per-row helpers (tap selection, border cells, the dispatch in _accumulate) are inlined at
+# numba's level: numba passes every array argument as seven words on the stack, and calls cost
+# a 512-row image ~100 ns a row (A/B in one process, one thread, float32 k = 3: 512×8 rows
+# 61 -> 34 µs, 512² 150 -> 101 µs). The vectorized sweeps stay functions of their own: there
+# LLVM unrolls them four vectors wide (inlined into the row loop it did not), and inlining them
+# too tripled the compile time of each dtype signature (12 -> 35 s; the tests compile ~45).
+_inline = njit(**_NO_NRT, inline="always")
 
 
 def as_dtype_of(value, like):  # stub for numba's overload
@@ -91,7 +108,7 @@ def _prefetch_row(xf, start, length):
         _prefetch(xf, start + p)  # type: ignore[call-arg]
 
 
-@_jit
+@_inline
 def _accumulate(dest, src, starts, wts, count, add, bias):
     """``dest[j] (=|+=) bias + Σ_t wts[t] · src[starts[t] + j]``, all in one dtype.
 
@@ -124,7 +141,7 @@ def _accumulate(dest, src, starts, wts, count, add, bias):
         _sweep(dest, src, starts, wts, t, 4, True, bias * 0)
 
 
-@_inline
+@_jit
 def _sweep8(dest, src, starts, wts, t):
     """``dest += Σ`` of taps ``t .. t+7``: one load and store of ``dest`` per eight taps."""
     n = dest.shape[0]
@@ -143,7 +160,7 @@ def _sweep8(dest, src, starts, wts, t):
             (w4 * r4[j] + w5 * r5[j]) + (w6 * r6[j] + w7 * r7[j]))
 
 
-@_inline
+@_jit
 def _sweep_wide(dest, src, starts, wts, m, bias):
     """``dest = bias + Σ`` of taps ``0 .. m-1`` for m = 5..8, in one write-only sweep."""
     n = dest.shape[0]
@@ -174,7 +191,7 @@ def _sweep_wide(dest, src, starts, wts, m, bias):
             dest[j] = bias + ((w0 * r0[j] + w1 * r1[j]) + (w2 * r2[j] + w3 * r3[j])) + w4 * r4[j]
 
 
-@_inline
+@_jit
 def _sweep(dest, src, starts, wts, t, m, add, bias):
     """One pass over ``dest`` with taps ``t .. t+m-1``: assign (m = 1..4) or add (m = 1 or 4)."""
     n = dest.shape[0]
@@ -226,7 +243,7 @@ def _fill(dest, value):
         dest[j] = value
 
 
-@_jit
+@_inline
 def _pad(buf, table, left, count, width, value):
     """Fill the border cells of a padded buffer whose cells ``left .. left+count-1`` hold data.
 
@@ -265,7 +282,7 @@ def _ring_load(ring, held, line, xf, base, stride, table, i, length, tb, left, C
         held[slot] = line + s
 
 
-@_jit
+@_inline
 def _select(table, i, weights, in_place, base, stride, width, starts, wsel):
     """Taps of output ``i`` whose source exists: offsets of their rows, weights, count and Σw of
     the others. Rows are read ``in_place`` (x at ``base + source·stride``) or from ring slots."""
@@ -305,7 +322,7 @@ def _ring_rows_impl(xf, like, rows):
     return lambda xf, like, rows: rows * count
 
 
-@overload(_source)
+@overload(_source, inline="always")
 def _source_impl(xf, ring, held, line, base, stride, table, i, length):
     """The array the taps read, with True if it is ``xf`` itself, else the filled ring."""
     if _read_in_place(xf, ring):
@@ -321,7 +338,7 @@ def _source_impl(xf, ring, held, line, base, stride, table, i, length):
     return converted
 
 
-@_jit
+@_alloc
 def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0, q1):
     """Output rows ``q0 .. q1-1`` (q = a·n_a_out + i) of Σ_r (wa[r] ⊗ wb[r]) ⋆ x; see module doc.
 
@@ -336,9 +353,8 @@ def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0
     compute-dtype row, then rounded half to even and saturated into ``of`` (``_store_row``)
     while the row is in L1: the arithmetic of a pixel is the float path's, rounded once.
     """
-    M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
-    terms, ka = wa.shape
-    kb = wb.shape[1]
+    L, Lout, C = geo[1], geo[2], geo[3]
+    ka, kb = wa.shape[1], wb.shape[1]
     ring = np.empty(_ring_rows(xf, wa, ka) * L, dtype=wa.dtype)
     held = np.full(ka, -1, dtype=np.int64)
     buf = np.empty(tb.shape[0] * C, dtype=wa.dtype)
@@ -346,13 +362,25 @@ def fused_band(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0
     starts = np.empty(ka, dtype=np.int64)
     wsel = np.empty(ka, dtype=wa.dtype)
     hstarts = np.arange(kb) * C
+    _fused_rows(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0, q1,
+                ring, held, buf, row, starts, wsel, hstarts)
+
+
+@_jit
+def _fused_rows(xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, cval, q0, q1,
+                ring, held, buf, row, starts, wsel, hstarts):
+    """The row loop of ``fused_band``, on buffers it allocated."""
+    M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
+    terms, ka = wa.shape
+    kb = wb.shape[1]
     for q in range(q0, q1):
         a = q // n_a_out
         i = q - a * n_a_out
         for m in range(M):
             g = a * M + m
             o = obase[g] + i * o_row
-            dest = _row_target(of, row, o, Lout)
+            target, d0 = _row_target(of, row, o, Lout)
+            dest = target[d0:d0 + Lout]
             src, in_place = _source(xf, ring, held, g * (n_a_out + ka), xbase[g], x_row, ta, i, L)
             for r in range(terms):
                 count, outside = _select(ta, i, wa[r], in_place, xbase[g], x_row, L, starts, wsel)
@@ -380,7 +408,7 @@ def _row_length(of, like, length):  # stub for numba's overload
     raise NotImplementedError
 
 
-def _row_target(of, row, start, length):  # stub for numba's overload
+def _row_target(of, row, start, length):  # stub for numba's overload (length: unused)
     raise NotImplementedError
 
 
@@ -395,12 +423,13 @@ def _row_length_impl(of, like, length):
     return lambda of, like, length: length * count
 
 
-@overload(_row_target)
+@overload(_row_target, inline="always")
 def _row_target_impl(of, row, start, length):
-    """Where an output row is summed: the output itself, or the compute-dtype ``row``."""
+    """Where an output row is summed, as (array, offset): the output itself at ``start``, or
+    the compute-dtype ``row`` (a view cannot be returned without NRT)."""
     if _writes_in_place(of, row):
-        return lambda of, row, start, length: of[start:start + length]
-    return lambda of, row, start, length: row[:length]
+        return lambda of, row, start, length: (of, start)
+    return lambda of, row, start, length: (row, 0)
 
 
 @overload(_store_row)
@@ -443,7 +472,7 @@ def _next_row(xbase, g, x_row, ta, i, ka):
     return xbase[g]
 
 
-@_jit
+@_alloc
 def columns_band(xf, xbase, x_step, of, obase, o_step, geo, w, table, cval, p0, p1):
     """One axis of ``(A, n, C)`` arrays, C large, by column blocks: work items ``p0 .. p1-1``.
 
@@ -452,12 +481,19 @@ def columns_band(xf, xbase, x_step, of, obase, o_step, geo, w, table, cval, p0, 
     into each output row of the block. The whole block is read before any of it is written, so
     ``of`` may alias ``xf`` (the N-D chain runs its later axes in place in the output).
     """
+    buf = np.empty(table.shape[0] * geo[2], dtype=of.dtype)
+    starts = np.empty(w.shape[0], dtype=np.int64)
+    _column_blocks(xf, xbase, x_step, of, obase, o_step, geo, w, table, cval, p0, p1, buf, starts)
+
+
+@_jit
+def _column_blocks(xf, xbase, x_step, of, obase, o_step, geo, w, table, cval, p0, p1, buf,
+                   starts):
+    """The block loop of ``columns_band``, on buffers it allocated."""
     C, n_out, width = geo[0], geo[1], geo[2]
     k = w.shape[0]
     blocks = (C + width - 1) // width
     cells = table.shape[0]
-    buf = np.empty(cells * width, dtype=of.dtype)
-    starts = np.empty(k, dtype=np.int64)
     for p in range(p0, p1):
         a = p // blocks
         c0 = (p - a * blocks) * width
@@ -475,7 +511,7 @@ def columns_band(xf, xbase, x_step, of, obase, o_step, geo, w, table, cval, p0, 
             _accumulate(of[o0:o0 + bw], buf, starts, w, k, i < 0, 0.0)
 
 
-@_jit
+@_alloc
 def direct_band(xf, xbase, x_row, of, obase, o_row, geo, kernel, ta, tb, cval, add, q0, q1):
     """Output rows ``q0 .. q1-1`` of a dense 2-D kernel (k_a, k_b) over the fused-pass geometry.
 
@@ -483,12 +519,21 @@ def direct_band(xf, xbase, x_row, of, obase, o_row, geo, kernel, ta, tb, cval, a
     ``tb``); each kernel row then sums its k_b taps into the output row. ``add`` sums into the
     output (N-D kernels are a sum of 2-D slices); a base of -1 marks a constant plane.
     """
-    M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
     ka, kb = kernel.shape
-    width = tb.shape[0] * C
-    ring = np.empty(ka * width, dtype=of.dtype)
+    ring = np.empty(ka * tb.shape[0] * geo[3], dtype=of.dtype)
     held = np.full(ka, -1, dtype=np.int64)
     starts = np.empty(kb, dtype=np.int64)
+    _direct_rows(xf, xbase, x_row, of, obase, o_row, geo, kernel, ta, tb, cval, add, q0, q1, ring,
+                 held, starts)
+
+
+@_jit
+def _direct_rows(xf, xbase, x_row, of, obase, o_row, geo, kernel, ta, tb, cval, add, q0, q1, ring,
+                 held, starts):
+    """The row loop of ``direct_band``, on buffers it allocated."""
+    M, L, Lout, C, left, n_a_out = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
+    ka = kernel.shape[0]
+    width = tb.shape[0] * C
     for q in range(q0, q1):
         a = q // n_a_out
         i = q - a * n_a_out
