@@ -153,8 +153,9 @@ def planned(x: np.ndarray, request: Request) -> Prepared | np.ndarray:
 
 def execute(x: np.ndarray, p: Prepared, target: np.ndarray | None) -> np.ndarray:
     """Run a prepared call on ``x``, into ``target`` when given."""
-    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final)
-    return _checks.store(result, p.final, target)
+    result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final,
+                           into=target)
+    return target if result is target else _checks.store(result, p.final, target)
 
 
 def run(x: np.ndarray, request: Request) -> np.ndarray:

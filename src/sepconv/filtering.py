@@ -173,6 +173,7 @@ def _separable_object(kernels_1d: object) -> SeparableKernel:
         kernel = _convert_separable(kernels_1d)
         if key is not None:
             kernel = SeparableKernel(tuple(np.array(f) for f in kernel.factors))  # own copies
+            _lru.remember_key(kernel)  # nobody else holds these factors: key them once
             _CONVERTED.put(key, kernel)
     return kernel
 
