@@ -8,9 +8,8 @@ parfor variant) and needs no numba threading layer.
 How many threads: ``numba.get_num_threads()``, which users set with ``NUMBA_NUM_THREADS`` or
 ``numba.set_num_threads`` (it is thread-local, so a limit set inside a worker thread applies to
 that worker's calls), capped by the CPUs this process may run on and by the work: a band gets at
-least ``_MIN_WORK`` multiply-adds, since waking a thread costs ~20-50 µs; and small or mid-size
-calls stay on one thread for a second after helpers were late (other processes hold the
-cores). threadpoolctl limits OpenMP/BLAS libraries, which this pool is not; use
+least ``_MIN_WORK`` multiply-adds, since waking a thread costs ~20-100 µs on a shared VM.
+threadpoolctl limits OpenMP/BLAS libraries, which this pool is not; use
 ``numba.set_num_threads`` to limit sepconv.
 """
 
@@ -20,25 +19,19 @@ import contextlib
 import itertools
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-_MIN_WORK = 1 << 19
+# Multiply-adds per thread. Measured on this 2-core VM (public API, 1 against 2 threads,
+# interleaved with OpenCV): 512² k = 3 and 7 (1.6M, 3.7M) ran faster on one thread (2 threads:
+# +8 to +18 %, a straggling helper costs a scheduler slice), 1080p k = 3 (12.4M) 1.7x faster
+# on two. So two threads from 8.4M (2 · _MIN_WORK) on.
+_MIN_WORK = 1 << 22
 # chunks per thread for dynamic scheduling (benchmarks/filters.py: 4096² under load)
 _CHUNKS_PER_THREAD = 8
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1
-# Busy cores: when a helper thread kept the caller waiting longer than the caller's own share
-# took (the OS had given its core to another process), calls under _BUSY_WORK run on one thread
-# for _BUSY_SECONDS. A straggling helper costs a scheduler time slice (3-8 ms measured by
-# benchmarks/workloads.py on 2 shared cores: a 512² filter took 8 ms instead of 0.25). One
-# thread won there (512² float32 k=3: 0.22 ms against 0.33, interleaved with OpenCV), and lost
-# from 1080p on (1.5 ms against 1.0), so calls from ~8M multiply-adds keep their threads.
-_BUSY_WORK = 1 << 23
-_BUSY_SECONDS = 1.0
-_busy_until = 0.0
 
 
 def _available_cpus() -> int:
@@ -54,8 +47,6 @@ def thread_count(parallel: bool, items: int, work: int) -> int:
     import numba  # the engine is the only place numba is imported
 
     wanted = min(numba.get_num_threads(), _available_cpus(), getattr(_cap, "threads", None) or items)
-    if work < _BUSY_WORK and time.monotonic() < _busy_until:
-        return 1
     return max(1, min(wanted, items, work // _MIN_WORK))
 
 
@@ -88,24 +79,14 @@ def run_bands(band: Callable[..., Any], args: tuple, items: int, threads: int) -
             band(*args, edges[c], edges[c + 1])
 
     futures = [_executor().submit(work) for _ in range(threads - 1)]
-    start = time.monotonic()
     try:
         work()
     finally:
-        mine = time.monotonic() - start
         for future in futures:
             # a helper the OS has not started yet (the cores are shared) is not waited for:
-            # its chunks are done; cancelling it saves a wake-up of ~0.1 ms (512² images)
+            # its chunks are done; cancelling it saves a wake-up of ~0.1 ms
             if not future.cancel():
                 future.result()
-        _note_waiting(time.monotonic() - start - mine, mine)
-
-
-def _note_waiting(waited: float, mine: float) -> None:
-    """After a threaded call: if helpers kept the caller waiting, the cores are busy."""
-    global _busy_until
-    if waited > max(mine, 1e-4):
-        _busy_until = time.monotonic() + _BUSY_SECONDS
 
 
 _cap = threading.local()  # at_most(): a per-thread cap (sepconv.dask gives each task its share)
