@@ -50,13 +50,13 @@ _alloc = njit(**_OPTIONS)
 # (``_nrt`` is numba's own target option, CPUTargetOptions._nrt, there since numba 0.4x.)
 _NO_NRT: dict[str, Any] = {**_OPTIONS, "_nrt": False}
 _jit = njit(**_NO_NRT)
-# Per-row helpers (tap selection, border cells, the dispatch in _accumulate) are inlined at
-# numba's level: numba passes every array argument as seven words on the stack, and calls cost
-# a 512-row image ~100 ns a row (A/B in one process, one thread, float32 k = 3: 512×8 rows
-# 61 -> 34 µs, 512² 150 -> 101 µs). The vectorized sweeps stay functions of their own: there
-# LLVM unrolls them four vectors wide (inlined into the row loop it did not), and inlining them
-# too tripled the compile time of each dtype signature (12 -> 35 s; the tests compile ~45).
-_inline = njit(**_NO_NRT, inline="always")
+# Per-row helpers (tap selection, border cells, the dispatch in _accumulate) are inlined by
+# LLVM (forceinline): numba passes every array argument as seven words on the stack, and the
+# calls cost ~100 ns a row (A/B in one process, one thread, float32 k = 3: 512×8 rows 61 -> 27
+# µs, 512² 150 -> ~95 µs). The vectorized sweeps stay functions of their own: there LLVM unrolls
+# them four vectors wide; inlined too, 1080p k = 3 ran 14 % slower (and numba-level inlining of
+# them tripled the compile time of each dtype signature, 12 -> 35 s; the tests compile ~45).
+_inline = njit(**_NO_NRT, forceinline=True)
 
 
 def as_dtype_of(value, like):  # stub for numba's overload
