@@ -11,6 +11,7 @@ import scipy.ndimage as sp
 import sepconv
 from sepconv import _lru, _plan, filtering
 from sepconv import ndimage as sc
+from tests.helpers import MODES
 
 
 @pytest.fixture(autouse=True)
@@ -171,3 +172,98 @@ def test_a_cval_that_changes_in_place_is_never_remembered():
     cval.fill_(3.0)  # a fused call is right for cval 0 only (per-axis passes otherwise)
     np.testing.assert_allclose(sc.gaussian_filter(x, 1.0, mode="constant", cval=cval),
                                sp.gaussian_filter(x, 1.0, mode="constant", cval=3.0), atol=1e-12)
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """Counts of calls that took the bound fast path and the general engine path."""
+    from sepconv import _engine
+
+    count = {"fast": 0, "general": 0}
+    fast, general = _plan.Bound.__call__, _engine.correlate_lowrank
+
+    def fast_spy(self, x, into):
+        count["fast"] += 1
+        return fast(self, x, into)
+
+    def general_spy(*args, **kwargs):
+        count["general"] += 1
+        return general(*args, **kwargs)
+
+    monkeypatch.setattr(_plan.Bound, "__call__", fast_spy)
+    monkeypatch.setattr(_engine, "correlate_lowrank", general_spy)
+    return count
+
+
+# (input shape, dtype, kernel factors, axes, output): each a single fused pass of the engine
+_BOUND_CASES = [
+    ((96, 130), np.float32, [[1, 2, 1], [-1, 0, 1]], None, None),
+    ((64, 64), np.uint8, [[1, 4, 6, 4, 1], [1, 2, 1]], None, np.uint8),
+    ((40, 33), np.float64, [[0.5, 0.25, 0.25, 1.0], [2.0]], None, None),
+    ((5, 30, 20), np.uint16, [[1, 2, 1], [1, 1, 1]], (1, 2), np.uint16),
+    ((5, 30, 20, 3), np.int16, [[1, -2, 1], [3, 1]], (1, 2), np.float32),
+    ((200, 300), np.float32, [[1, 2, 3, 2, 1]], (0,), None),  # one axis, rows streamed along 0
+    ((7, 40, 30), np.float32, [[1, 3, 1]], (2,), np.int16),   # one axis along the rows
+    ((200,), np.float64, [[1, 0, -1, 2]], None, None),
+]
+
+
+@pytest.mark.parametrize("mode", [*MODES, "valid"])
+@pytest.mark.parametrize(("shape", "dtype", "factors", "axes", "out"), _BOUND_CASES)
+def test_a_contiguous_input_takes_the_bound_path_and_equals_the_general_one(
+        rng, paths, shape, dtype, factors, axes, out, mode):
+    """The fast path (one engine call resolved once) gives bit for bit what the general path
+    gives on a non-contiguous view of the same values, and both agree with scipy."""
+    x = (rng.random(shape) * 300 - (50 if np.dtype(dtype).kind != "u" else 0)).astype(dtype)
+    origin = [0 if mode == "valid" or len(f) < 3 else 1 for f in factors]
+    kw = dict(axes=axes, mode=mode, cval=2.5, origin=origin, output=out)
+    fast = [sepconv.correlate_separable(x, factors, **kw) for _ in range(2)]
+    assert paths == {"fast": 2, "general": 0}
+    strided = np.empty((2 * shape[0], *shape[1:]), dtype)[::2]
+    strided[...] = x
+    general = sepconv.correlate_separable(strided, factors, **kw)
+    assert paths == {"fast": 2, "general": 1}
+    np.testing.assert_array_equal(fast[0], general)
+    np.testing.assert_array_equal(fast[1], general)
+    if mode != "valid" and np.dtype(general.dtype).kind == "f":
+        filtered = axes if axes is not None else range(len(factors))
+        dense = np.ones([len(factors[list(filtered).index(d)]) if d in filtered else 1
+                         for d in range(len(shape))])
+        for d, f in zip(filtered, factors):
+            view = [1] * len(shape)
+            view[d] = len(f)
+            dense = dense * np.reshape(np.asarray(f, float), view)
+        origins = [origin[list(filtered).index(d)] if d in filtered else 0
+                   for d in range(len(shape))]
+        want = sp.correlate(x.astype(np.float64), dense, mode=mode, cval=2.5, origin=origins)
+        np.testing.assert_allclose(general, want, rtol=1e-5, atol=1e-3)
+
+
+def test_output_arrays_take_the_bound_path_only_when_the_engine_may_write_them(rng, paths):
+    x = rng.random((50, 60)).astype(np.float32)
+    k = [[1, 2, 1], [1, 0, -1]]
+    want = sepconv.correlate_separable(x, k)
+    into = np.empty_like(x)
+    assert sepconv.correlate_separable(x, k, output=into) is into
+    assert paths == {"fast": 2, "general": 0}
+    np.testing.assert_array_equal(into, want)
+    wide = np.zeros((50, 120), np.float32)
+    sepconv.correlate_separable(x, k, output=wide[:, ::2])  # strided output: general path
+    same = x.copy()
+    sepconv.correlate_separable(same, k, output=same)  # the input itself: general path
+    assert paths == {"fast": 2, "general": 2}
+    np.testing.assert_array_equal(wide[:, ::2], want)
+    np.testing.assert_array_equal(same, want)
+
+
+def test_calls_without_a_single_fused_pass_have_no_bound_path(rng, paths):
+    """Three filtered axes, direct kernels and float16 input keep the general path."""
+    volume = rng.random((6, 7, 8)).astype(np.float32)
+    got = sepconv.correlate_separable(volume, [[1, 2, 1]] * 3)
+    w = np.array([1.0, 2.0, 1.0])
+    dense = np.multiply.outer(np.multiply.outer(w, w), w)
+    np.testing.assert_allclose(got, sp.correlate(volume.astype(float), dense), rtol=1e-5)
+    sepconv.correlate_separable(volume[0].astype(np.float16), [[1, 2, 1], [1, 2, 1]])
+    assert paths == {"fast": 0, "general": 2}
+    sepconv.correlate(volume[0], rng.random((3, 3)), method="direct")
+    assert paths["fast"] == 0

@@ -138,6 +138,7 @@ class Prepared(NamedTuple):
     cval: float
     dtype: np.dtype
     final: np.dtype
+    fast: _plan.Bound | None  # the engine call resolved once for C-contiguous inputs
 
 
 def planned(x: np.ndarray, request: Request) -> Prepared | np.ndarray:
@@ -147,12 +148,16 @@ def planned(x: np.ndarray, request: Request) -> Prepared | np.ndarray:
         return _checks.store(empty, request.final, request.target)
     plan = _plan.make_plan(request.kernel, request.method, request.dtype, shape=x.shape,
                            axes=request.axes, integer_output=request.final.kind in "iu")
+    fast = _plan.bind(x.shape, x.dtype, plan, request.axes, request.mode, request.cval,
+                      request.origins, request.dtype, request.final)
     return Prepared(plan, request.axes, request.origins, request.mode, request.cval,
-                    request.dtype, request.final)
+                    request.dtype, request.final, fast)
 
 
 def execute(x: np.ndarray, p: Prepared, target: np.ndarray | None) -> np.ndarray:
     """Run a prepared call on ``x``, into ``target`` when given."""
+    if p.fast is not None and p.fast.fits(x, target):
+        return p.fast(x, target)
     result = _plan.execute(x, p.plan, p.axes, p.mode, p.cval, p.origins, p.dtype, final=p.final,
                            into=target)
     return target if result is target else _checks.store(result, p.final, target)

@@ -60,6 +60,16 @@ def correlate_lowrank(x: np.ndarray, terms: Sequence[Sequence[np.ndarray]], axes
     _chain_module().separable(x, terms, list(axes), mode, cval, list(origins), out, parallel)
 
 
+def bind_lowrank(shape: tuple[int, ...], terms: Sequence[Sequence[np.ndarray]],
+                 axes: Sequence[int], mode: str, cval: float, origins: Sequence[int],
+                 out_shape: tuple[int, ...], *, parallel: bool = True) -> Any:
+    """:func:`correlate_lowrank` resolved once for C-contiguous inputs of ``shape`` and outputs
+    of ``out_shape`` (ascending ``axes``): a callable ``run(x_flat, out_flat)`` on the arrays'
+    ``reshape(-1)`` views, or None where the filter is more than one fused pass (3+ axes)."""
+    return _chain_module().bind(shape, terms, list(axes), mode, cval, list(origins), out_shape,
+                                parallel)
+
+
 def correlate_direct(x: np.ndarray, kernel: np.ndarray, axes: Sequence[int], mode: str,
                      cval: float, origins: Sequence[int], out: np.ndarray, *,
                      parallel: bool = True) -> None:
@@ -67,4 +77,4 @@ def correlate_direct(x: np.ndarray, kernel: np.ndarray, axes: Sequence[int], mod
     _chain_module().direct(x, kernel, list(axes), mode, cval, list(origins), out, parallel)
 
 
-__all__ = ["correlate_direct", "correlate_lowrank", "correlate_separable"]
+__all__ = ["bind_lowrank", "correlate_direct", "correlate_lowrank", "correlate_separable"]

@@ -73,6 +73,23 @@ def separable(x: np.ndarray, terms: Sequence[Sequence[np.ndarray]], axes: list[i
         out[...] = target
 
 
+def bind(shape: tuple[int, ...], terms: Sequence[Sequence[np.ndarray]], axes: list[int],
+         mode: str, cval: float, origins: list[int], out_shape: tuple[int, ...],
+         parallel: bool) -> passes.FusedPass | None:
+    """The single fused pass that :func:`separable` runs for C-contiguous arrays of these shapes
+    (ascending ``axes``, a fresh ``out``), resolved once; None where it runs more than one."""
+    if len(axes) > 2 or axes != sorted(axes) or 0 in shape or 0 in out_shape:
+        return None
+    dtype = np.asarray(terms[0][0]).dtype
+    if len(axes) == 2:
+        a, b, wa, wb, o = (axes[0], axes[1], _stack(terms, 0, dtype), _stack(terms, 1, dtype),
+                           (origins[0], origins[1]))
+    else:
+        a, b, wa, wb, o = _one_axis(shape, axes[0], _stack(terms, 0, dtype), origins[0])
+    return passes.FusedPass(shape, passes.c_steps(shape), 0, out_shape, passes.c_steps(out_shape),
+                            0, a, b, wa, wb, mode, cval, o, parallel)
+
+
 def _lowrank_chain(x: np.ndarray, out: np.ndarray, axes: list[int], terms: list[list],
                    mode: str, cval: float, origins: list[int], dtype: np.dtype,
                    parallel: bool) -> None:
@@ -93,17 +110,23 @@ def _lowrank_chain(x: np.ndarray, out: np.ndarray, axes: list[int], terms: list[
                 parallel)
 
 
+def _one_axis(shape: tuple[int, ...], axis: int, w: np.ndarray, origin: int) -> tuple:
+    """One axis as a fused pass's ``(a, b, wa, wb, origins)``: along the row when the block from
+    ``axis`` on fits the row buffer, else with ``axis`` as the pass's row-streaming axis."""
+    if axis == len(shape) - 1 or _layout.size_of(shape, range(axis, len(shape))) <= passes._ROW_BLOCK:
+        return None, axis, None, w, (0, origin)
+    return axis, None, w, None, (origin, 0)
+
+
 def _single(x: np.ndarray, out: np.ndarray, axis: int, w: np.ndarray, mode: str, cval: float,
             origin: int, parallel: bool) -> None:
     """One axis, x -> out (``out`` may be ``x``); ``w`` is (terms, k)."""
-    block = _layout.size_of(x.shape, range(axis, x.ndim))
-    if axis == x.ndim - 1 or block <= passes._ROW_BLOCK:
-        passes.fused(x, out, None, axis, None, w, mode, cval, (0, origin), parallel)
-    elif x is not out:
-        passes.fused(x, out, axis, None, w, None, mode, cval, (origin, 0), parallel)
-    else:
+    a, b, wa, wb, origins = _one_axis(x.shape, axis, w, origin)
+    if a is not None and x is out:
         for r in range(len(w)):  # in place, one term (N-D chains have one)
             passes.columns(x, out, axis, w[r], mode, cval, origin, parallel)
+        return
+    passes.fused(x, out, a, b, wa, wb, mode, cval, origins, parallel)
 
 
 def _chain(x: np.ndarray, out: np.ndarray, axes: list[int], weights: list[np.ndarray],

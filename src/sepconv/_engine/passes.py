@@ -47,19 +47,51 @@ def fused(x: np.ndarray, out: np.ndarray, a: int | None, b: int | None, wa: np.n
     integer array (rounded and saturated row by row). With ``a`` None the pass is in-place safe
     (``out`` may be ``x``).
     """
-    dtype = (wa if wa is not None else wb).dtype  # type: ignore[union-attr]
     row_axis = b if b is not None else (a if a is not None else 0) + 1
     x = readable(x, row_axis)
-    wa = _ones(len(wb), dtype) if wa is None else wa  # type: ignore[arg-type]
-    wb = _ones(len(wa), dtype) if wb is None else wb
     xf, x0 = _layout.flat_view(x, writeable=x.flags.writeable)
     of, o0 = _layout.flat_view(out, writeable=True)
-    geo, xbase, x_row, obase, o_row, ta, tb, items = _fused_geometry(
-        x.shape, _layout.steps(x), x0, out.shape, _layout.steps(out), o0, a, b, wa.shape[1],
-        wb.shape[1], tuple(origins), mode)
-    args = (xf, xbase, x_row, of, obase, o_row, geo, wa, wb, ta, tb, float(cval))
-    work = out.size * len(wa) * (wa.shape[1] + wb.shape[1])
-    _threads.run_bands(_kernels.fused_band, args, items, _threads.thread_count(parallel, items, work))
+    FusedPass(x.shape, _layout.steps(x), x0, out.shape, _layout.steps(out), o0,  # type: ignore[arg-type]
+              a, b, wa, wb, mode, cval, origins, parallel)(xf, of)
+
+
+class FusedPass:
+    """A fused pass resolved for one layout of input and output: geometry, border tables and
+    weights are fixed, and a call on the flat views of two arrays of that layout is one numba
+    call (``_filter``'s call cache keeps one per repeated call: ~6 µs of a call's set-up)."""
+
+    __slots__ = ("_input", "_items", "_parallel", "_rest", "_work")
+
+    def __init__(self, shape: tuple[int, ...], step: tuple[int, ...], x0: int,
+                 out_shape: tuple[int, ...], out_step: tuple[int, ...], o0: int,
+                 a: int | None, b: int | None, wa: np.ndarray | None, wb: np.ndarray | None,
+                 mode: str, cval: float, origins: tuple[int, int], parallel: bool) -> None:
+        dtype = (wa if wa is not None else wb).dtype  # type: ignore[union-attr]
+        wa = _ones(len(wb), dtype) if wa is None else wa  # type: ignore[arg-type]
+        wb = _ones(len(wa), dtype) if wb is None else wb
+        geo, xbase, x_row, obase, o_row, ta, tb, items = _fused_geometry(
+            shape, step, x0, out_shape, out_step, o0, a, b, wa.shape[1], wb.shape[1],
+            tuple(origins), mode)
+        self._input = (xbase, x_row)
+        self._rest = (obase, o_row, geo, wa, wb, ta, tb, float(cval))
+        self._items = items
+        self._work = math.prod(out_shape) * len(wa) * (wa.shape[1] + wb.shape[1])
+        self._parallel = parallel
+
+    def __call__(self, xf: np.ndarray, of: np.ndarray) -> None:
+        """Run on ``xf`` and ``of``: flat views of an input and an output of the bound layout."""
+        items = self._items
+        _threads.run_bands(_kernels.fused_band, (xf, *self._input, of, *self._rest), items,
+                           _threads.thread_count(self._parallel, items, self._work))
+
+
+def c_steps(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Element strides of a C-contiguous array of ``shape``."""
+    step, size = [], 1
+    for n in reversed(shape):
+        step.append(size)
+        size *= n
+    return tuple(reversed(step))
 
 
 @lru_cache(maxsize=256)
