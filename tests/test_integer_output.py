@@ -80,9 +80,12 @@ def test_int32_is_exact_at_its_limits():
     np.testing.assert_array_equal(doubled, [[2**31 - 1, -(2**31), 10, 2**31 - 1]])
 
 
-@pytest.mark.parametrize("out", INT_OUTPUTS)
-def test_nan_gives_zero_and_inf_the_limits(out):
-    x = np.zeros((5, 9), dtype=np.float32)
+@pytest.mark.parametrize(("src", "out"), [*((np.float32, o) for o in INT_OUTPUTS),
+                                          (np.float32, np.uint32), (np.float64, np.uint8),
+                                          (np.float64, np.int16)])
+def test_nan_gives_zero_and_inf_the_limits(src, out):
+    """Unsigned and signed stores (two code forms in ``_store_row``), float32 and float64 rows."""
+    x = np.zeros((5, 9), dtype=src)
     x[0, 0], x[2, 4], x[4, 8] = np.nan, np.inf, -np.inf
     got = sepconv.correlate_separable(x, [np.ones(1), np.ones(1)], output=out)
     info = np.iinfo(out)
