@@ -267,3 +267,33 @@ def test_calls_without_a_single_fused_pass_have_no_bound_path(rng, paths):
     assert paths == {"fast": 0, "general": 2}
     sepconv.correlate(volume[0], rng.random((3, 3)), method="direct")
     assert paths["fast"] == 0
+
+
+def test_the_bound_path_at_image_sizes_splits_threads_and_equals_the_general_one(rng, paths,
+                                                                                   monkeypatch):
+    """A 1920×1080 uint8 → uint8 Gaussian (the size users filter): the bound path hands its
+    rows to the thread pool like the general one and gives the same bytes."""
+    from sepconv._engine import _threads
+
+    used: list[int] = []
+    original = _threads.run_bands
+
+    def spy(band, args, items, threads):
+        used.append(threads)
+        return original(band, args, items, threads)
+
+    monkeypatch.setattr(_threads, "run_bands", spy)
+    x = rng.integers(0, 256, (1080, 1920), dtype=np.uint8)
+    g = np.exp(-0.5 * (np.arange(7) - 3.0) ** 2 / 1.4**2)
+    g /= g.sum()
+    fast = sepconv.correlate_separable(x, [g, g], mode="mirror", output=np.uint8)
+    strided = np.empty((1080, 3840), np.uint8)[:, ::2]
+    strided[...] = x
+    general = sepconv.correlate_separable(strided, [g, g], mode="mirror", output=np.uint8)
+    assert paths == {"fast": 1, "general": 1}
+    import numba
+
+    assert used == [min(2, _threads._available_cpus(), numba.get_num_threads())] * 2
+    np.testing.assert_array_equal(fast, general)
+    want = np.rint(sp.correlate(x.astype(np.float64), np.outer(g, g), mode="mirror"))
+    assert np.abs(fast.astype(int) - want).max() <= 1
