@@ -191,3 +191,24 @@ def test_cached_weights_follow_input_size_and_parameter_changes() -> None:
         layer.between[0].running_mean.add_(1.0)
     with torch.inference_mode():
         assert _relative(layer(x), _plain(layer, x)) < 1e-4
+
+
+def test_both_steps_keep_onednn_layouts_when_only_one_has_a_batchnorm() -> None:
+    """The pointwise step of a layer without ``after`` folds nothing: its weight is the layer's
+    Parameter, yet it is reordered for oneDNN once, not on every call, and follows changes."""
+    from sepconv.nn import _onednn
+
+    layer = _layer(64, 128, 1, nn.ReLU)
+    x = torch.randn(2, 64, 28, 28)
+    _onednn._PACKED.clear()
+    with torch.inference_mode():
+        first = layer(x)
+        assert len(_onednn._PACKED) == 2  # depthwise (folded) and pointwise (as it is)
+        again = layer(x)
+        assert len(_onednn._PACKED) == 2
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    assert _relative(first, _plain(layer, x)) < 1e-4
+    with torch.no_grad():
+        layer.pointwise.weight.mul_(-0.5)
+    with torch.inference_mode():
+        assert _relative(layer(x), _plain(layer, x)) < 1e-4
