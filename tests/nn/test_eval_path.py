@@ -174,9 +174,15 @@ def test_training_with_between_runs_channels_last_and_keeps_gradients() -> None:
     assert out.is_contiguous(memory_format=torch.channels_last)
     want = plain(x)
     torch.testing.assert_close(out, want)
-    (g,) = torch.autograd.grad(out.square().sum(), [x])
-    (e,) = torch.autograd.grad(want.square().sum(), [x])
+    (g,) = torch.autograd.grad(out.square().sum(), [x], create_graph=True)
+    (e,) = torch.autograd.grad(want.square().sum(), [x], create_graph=True)
     torch.testing.assert_close(g, e)
+    # the gradient comes back in the input's (NCHW) format, so the caller's NCHW layers before
+    # the layer run their backward on one format (mixed formats ran 1.5x slower)
+    assert g.is_contiguous() and not g.is_contiguous(memory_format=torch.channels_last)
+    (gg,) = torch.autograd.grad(g.sum(), [x])  # twice differentiable, as the plain network
+    (ee,) = torch.autograd.grad(e.sum(), [x])
+    torch.testing.assert_close(gg, ee)
     torch.testing.assert_close(layer.between[0].running_mean, plain[1].running_mean)
 
 

