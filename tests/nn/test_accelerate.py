@@ -186,11 +186,39 @@ def test_stem_conv_batchnorm_activation_is_fused() -> None:
         assert _relative(fast(x), model(x)) < 1e-5
 
 
-def test_without_example_input_blocks_are_reported_not_fused() -> None:
-    model = nn.Sequential(DepthwiseSeparable(8, 8)).eval()
+def test_without_example_input_blocks_are_traced_on_a_made_up_image() -> None:
+    """``accelerate(model)`` alone (the issue's call) fuses model-zoo blocks too."""
+    model = _randomize(nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), DepthwiseSeparable(8, 16),
+                                     DepthwiseSeparable(16, 16, act=nn.SiLU))).train()
+    seen: list[tuple[int, ...]] = []
+    model[0].register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
+    fast, report = snn.accelerate(model)
+    assert seen and seen[0] == (1, 3, 224, 224)
+    assert [r.name for r in report.replaced] == ["1.conv_dw", "2.conv_dw"] and not report.left
+    assert fast.training and model.training  # modes kept
+    x = torch.randn(2, 3, 40, 40)
+    with torch.inference_mode():
+        assert _relative(fast.eval()(x), model.eval()(x)) < 1e-5
+
+
+def test_a_timm_model_is_traced_at_its_declared_input_size() -> None:
+    model = _randomize(nn.Sequential(nn.Conv2d(5, 8, 3), DepthwiseSeparable(8, 8))).eval()
+    model.pretrained_cfg = {"input_size": (5, 48, 40)}  # as timm's models declare it
+    seen: list[tuple[int, ...]] = []
+    model[0].register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
     _, report = snn.accelerate(model)
-    assert not report.replaced and "example_input" in report.left[0].reason
-    assert "left" in str(report)
+    assert seen[0] == (1, 5, 48, 40) and [r.name for r in report.replaced] == ["1.conv_dw"]
+
+
+def test_a_model_that_fails_on_the_made_up_image_is_reported_not_fused() -> None:
+    model = nn.Sequential(DepthwiseSeparable(8, 8), nn.Flatten(), nn.Linear(8 * 10 * 10, 3)).eval()
+    fast, report = snn.accelerate(model)
+    assert not report.replaced and len(report.left) == 1
+    reason = report.left[0].reason
+    assert "1×8×224×224" in reason and "RuntimeError" in reason and "example_input" in reason
+    assert isinstance(fast[0].conv_dw, nn.Conv2d) and "left" in str(report)
+    fast, report = snn.accelerate(model, torch.randn(1, 8, 10, 10))  # the fix the report names
+    assert [r.name for r in report.replaced] == ["0.conv_dw"]
 
 
 def test_training_mode_runs_the_original_steps_and_updates_statistics() -> None:

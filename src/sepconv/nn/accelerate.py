@@ -14,7 +14,7 @@ True
 
 Chains are found in ``nn.Sequential`` containers from their structure alone, and in any other
 module (model-zoo blocks) from the order its forward calls its children, traced with forward
-hooks on ``example_input``: the chain must be called in order, each step fed exactly the previous
+hooks on ``example_input`` (or a made-up image batch): the chain must be called in order, each step fed exactly the previous
 step's output; the replaced block must then reproduce the original block's output on that input
 (this catches a residual or any other use of an intermediate). Everything else is left as it was.
 """
@@ -87,8 +87,11 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
     model : nn.Module
         Any model; it is not modified (the copy shares nothing with it).
     example_input : Tensor or sequence of positional arguments, optional
-        Needed to fuse chains outside ``nn.Sequential`` containers (model-zoo blocks): the call
-        order is traced on it, and each fused block must reproduce its output within ``rtol``.
+        Chains outside ``nn.Sequential`` containers (model-zoo blocks) are fused from the call
+        order traced on it, and each fused block must reproduce its output within ``rtol``.
+        Without it, a random batch of one image is made up (the first convolution's channels, at
+        a timm model's declared ``input_size`` or 224×224); a model that does not run on it has
+        its blocks left alone, and the report says why.
     rtol : float
         Largest relative difference (``max(abs(new - old)) / max(abs(old))``) a fused block may show.
 
@@ -105,19 +108,55 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
     for name, module in list(model.named_modules()):
         if type(module) is nn.Sequential:
             _fuse_sequential(module, name + "." if name else "", replaced, left)
+    why = ""
+    if example_input is None and _unfused(model, left):
+        example_input, why = _made_up_input(model)
     if example_input is not None:
         fuse_traced(model, example_input, rtol, replaced, left)
     else:
-        _report_untraced(model, left)
+        for name in _unfused(model, left):
+            left.append(FusionReport(name, (), f"outside an nn.Sequential, and {why}: pass "
+                                                "example_input to trace its block's call order"))
     return model, AccelerationReport(tuple(replaced), tuple(left))
 
 
-def _report_untraced(model: nn.Module, left: list[FusionReport]) -> None:
+def _unfused(model: nn.Module, left: list[FusionReport]) -> list[str]:
+    """Depthwise convolutions neither fused nor already reported."""
     done = {entry.name for entry in left}
-    fused = [name + "." for name, m in model.named_modules()
-             if isinstance(m, (FusedSeparable2d, FusedConv2d))]
-    for name, module in model.named_modules():
-        if is_depthwise(module) and name not in done and not name.startswith(tuple(fused)):
-            left.append(FusionReport(name, (), "outside an nn.Sequential: pass example_input "
-                                                "to trace its block's call order"))
+    fused = tuple(name + "." for name, m in model.named_modules()
+                  if isinstance(m, (FusedSeparable2d, FusedConv2d)))
+    return [name for name, module in model.named_modules()
+            if is_depthwise(module) and name not in done and not name.startswith(fused)]
+
+
+def _made_up_input(model: nn.Module) -> tuple[torch.Tensor | None, str]:
+    """A random image batch to trace ``model`` on when the caller gave none, or (None, why not).
+
+    One image with the first convolution's input channels, at the size a timm model declares
+    (``pretrained_cfg`` / ``default_cfg`` ``input_size``), else 224×224, in the model's dtype
+    and on its device; it must run through the model (eval mode, no gradient).
+    """
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    param = next(model.parameters(), None)
+    if conv is None or param is None:
+        return None, "the model has no nn.Conv2d to size an input from"
+    size = (224, 224)
+    for attribute in ("pretrained_cfg", "default_cfg"):
+        config = getattr(model, attribute, None)
+        declared = config.get("input_size") if isinstance(config, dict) else None
+        if isinstance(declared, (tuple, list)) and len(declared) == 3:
+            size = (int(declared[1]), int(declared[2]))
+            break
+    x = torch.randn(1, conv.in_channels, *size, dtype=param.dtype, device=param.device)
+    modes = {m: m.training for m in model.modules()}
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    except Exception as error:  # any model-specific failure: say it and leave the blocks alone
+        shape = "×".join(str(s) for s in x.shape)
+        return None, f"it did not run on a made-up {shape} input ({type(error).__name__}: {error})"
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    return x, ""
 
