@@ -55,6 +55,7 @@ class DepthwiseSeparable(nn.Module):
         super().__init__()
         self.conv_dw = nn.Conv2d(i, i, 3, stride, 1, groups=i, bias=False)
         self.bn1 = BatchNormAct2d(i, act)
+        self.aa = nn.Identity()  # timm's anti-aliasing slot, Identity unless asked for
         self.se = SqueezeExcite(i) if se else nn.Identity()
         self.conv_pw = nn.Conv2d(i, o, 1, bias=False)
         self.bn2 = BatchNormAct2d(o, nn.Identity)
@@ -62,7 +63,7 @@ class DepthwiseSeparable(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        x = self.bn2(self.conv_pw(self.se(self.bn1(self.conv_dw(x)))))
+        x = self.bn2(self.conv_pw(self.se(self.aa(self.bn1(self.conv_dw(x))))))
         return x + shortcut if self.has_skip else x
 
 
@@ -92,6 +93,37 @@ class InvertedResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.bn1(self.conv_pw(x))
         return x + self.bn3(self.conv_pwl(self.bn2(self.conv_dw(y))))
+
+
+class ConvNormActivation(nn.Sequential):
+    """torchvision's Conv2dNormActivation, reproduced: a Sequential subclass (conv, BN, ReLU6)."""
+
+    def __init__(self, i: int, o: int, k: int = 3, stride: int = 1, groups: int = 1) -> None:
+        super().__init__(nn.Conv2d(i, o, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(o), nn.ReLU6(inplace=True))
+
+
+class TorchvisionInvertedResidual(nn.Module):
+    """torchvision's MobileNetV2 block: the depthwise conv + BN + act in a nested Sequential,
+    the 1×1 projection and its BN after it in the outer one."""
+
+    def __init__(self, c: int, expand: int = 4) -> None:
+        super().__init__()
+        mid = c * expand
+        self.conv = nn.Sequential(ConvNormActivation(c, mid, 1),
+                                  ConvNormActivation(mid, mid, 3, groups=mid),
+                                  nn.Conv2d(mid, c, 1, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x)
+
+
+class SequentialWithResidualBetween(nn.Sequential):
+    """A Sequential subclass with its own forward using an intermediate: never flattened."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mid = self[1](self[0](x))
+        return self[2](mid) + mid
 
 
 class ResidualBetween(nn.Module):
@@ -164,9 +196,9 @@ def test_timm_like_blocks_keep_the_activation_and_skip_se_and_residuals() -> Non
     fast, report = snn.accelerate(model, x)
     separable = [r for r in report.replaced if r.reason == "fused (traced block)"]
     assert [r.name for r in separable] == ["0.conv_dw", "1.conv_dw", "3.conv_dw"]
-    assert separable[0].modules == ("0.conv_dw", "0.bn1", "0.se", "0.conv_pw", "0.bn2")
+    assert separable[0].modules == ("0.conv_dw", "0.bn1", "0.aa", "0.se", "0.conv_pw", "0.bn2")
     convs = {r.name: r.modules for r in report.replaced if "conv + BatchNorm" in r.reason}
-    assert convs["2.conv_dw"] == ("2.conv_dw", "2.bn1")  # the SE block: each conv with its BN
+    assert convs["2.conv_dw"] == ("2.conv_dw", "2.bn1", "2.aa")  # SE block: each conv with its BN
     assert convs["3.conv_pw"] == ("3.conv_pw", "3.bn1")  # the expansion conv
     assert isinstance(fast[2].se, SqueezeExcite)
     left = {r.name: r.reason for r in report.left}
@@ -174,6 +206,24 @@ def test_timm_like_blocks_keep_the_activation_and_skip_se_and_residuals() -> Non
     with torch.no_grad():
         assert _relative(fast(x), model(x)) < 1e-5
     assert isinstance(fast[4].dw, nn.Conv2d)  # left as it was
+
+
+def test_torchvision_like_nested_sequentials_are_flattened() -> None:
+    model = _randomize(nn.Sequential(TorchvisionInvertedResidual(16),
+                                     SequentialWithResidualBetween(
+                                         nn.Conv2d(16, 16, 3, padding=1, groups=16),
+                                         nn.BatchNorm2d(16), nn.Conv2d(16, 16, 1)))).eval()
+    x = torch.randn(2, 16, 20, 20)
+    fast, report = snn.accelerate(model, x)
+    fused = {r.name: r.modules for r in report.replaced}
+    assert fused["0.conv.1.0"] == ("0.conv.1.0", "0.conv.1.1", "0.conv.1.2", "0.conv.2",
+                                   "0.conv.3")
+    assert fused["0.conv.0.0"] == ("0.conv.0.0", "0.conv.0.1", "0.conv.0.2")  # the expansion
+    assert isinstance(fast[0].conv[1][0], FusedSeparable2d)
+    left = {r.name: r.reason for r in report.left}
+    assert "residual" in left["1.0"] and isinstance(fast[1][0], nn.Conv2d)
+    with torch.inference_mode():
+        assert _relative(fast(x), model(x)) < 1e-5
 
 
 def test_stem_conv_batchnorm_activation_is_fused() -> None:

@@ -6,7 +6,7 @@ the fused module built from a matched chain. Used on ``nn.Sequential`` children
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import nn
@@ -22,6 +22,12 @@ class FusionReport:
     name: str
     modules: tuple[str, ...]
     reason: str
+
+
+def sequential_like(m: nn.Module) -> bool:
+    """An ``nn.Sequential`` or a subclass that runs its children in order (torchvision's
+    ``Conv2dNormActivation``): its chains are found from its structure."""
+    return isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
 
 
 def is_depthwise(m: nn.Module) -> bool:
@@ -43,26 +49,37 @@ def match(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str]:
     """Match a chain starting at a depthwise conv: (length, slots) or (0, reason).
 
     Slots index ``chain`` for (depthwise, bn1, act1, pointwise, bn2, act2), -1 where absent.
+    ``nn.Identity`` modules between the steps (timm's ``aa`` and ``se`` where a block has none)
+    compute nothing and become part of the chain.
     """
     slots, i = [0], 1
 
-    def optional(ok: bool) -> None:
+    def optional(ok: Callable[[nn.Module], bool]) -> None:
         nonlocal i
-        slots.append(i if ok else -1)
-        i += ok
+        j = _past_identities(chain, i)
+        found = j < len(chain) and ok(chain[j])
+        slots.append(j if found else -1)
+        i = j + 1 if found else i
 
     channels = int(chain[0].out_channels)  # type: ignore[arg-type]
-    optional(i < len(chain) and foldable_bn(chain[i], channels) is None)
-    optional(i < len(chain) and _is_activation(chain[i]))
+    optional(lambda m: foldable_bn(m, channels) is None)
+    optional(_is_activation)
+    i = _past_identities(chain, i)
     if i >= len(chain) or not _is_pointwise(chain[i], channels):
         found = type(chain[i]).__name__ if i < len(chain) else "nothing"
         return 0, f"no 1×1 pointwise convolution after it (found {found})"
     slots.append(i)
     i += 1
     out = int(chain[slots[3]].out_channels)  # type: ignore[arg-type]
-    optional(i < len(chain) and foldable_bn(chain[i], out) is None)
-    optional(i < len(chain) and _is_activation(chain[i]))
+    optional(lambda m: foldable_bn(m, out) is None)
+    optional(_is_activation)
     return i, slots
+
+
+def _past_identities(chain: Sequence[nn.Module], i: int) -> int:
+    while i < len(chain) and type(chain[i]) is nn.Identity:
+        i += 1
+    return i
 
 
 def _match_conv(chain: Sequence[nn.Module]) -> tuple[int, list[int] | str]:

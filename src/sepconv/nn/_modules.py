@@ -75,11 +75,11 @@ class _ChannelsLast(torch.autograd.Function):
     """``x`` in channels_last whose gradient comes back contiguous (NCHW), like ``x`` itself."""
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
         return grad.contiguous()
 
 

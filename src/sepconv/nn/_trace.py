@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from sepconv.nn._fold import FusedConv2d, FusedSeparable2d
-from sepconv.nn._match import FusionReport, build, match_any
+from sepconv.nn._match import FusionReport, build, match_any, sequential_like
 
 Call = tuple[str, nn.Module, int, int]  # child name, child, id(input), id(output)
 
@@ -30,7 +30,7 @@ def _record(model: nn.Module, example: Any) -> tuple[dict[nn.Module, list[Call]]
     inputs: dict[nn.Module, tuple[Any, Any]] = {}
     handles = []
     for parent in model.modules():
-        if type(parent) is nn.Sequential or isinstance(parent, (FusedSeparable2d, FusedConv2d)):
+        if sequential_like(parent) or isinstance(parent, (FusedSeparable2d, FusedConv2d)):
             continue
         for name, child in parent.named_children():
             def hook(mod: nn.Module, args: tuple, out: Any, parent: nn.Module = parent,
@@ -114,7 +114,7 @@ def _fuse_all(model: nn.Module, example: Any, rtol: float, replaced: list, left:
                 i += 1
                 continue
             assert not isinstance(slots, str)
-            used = tuple(prefix + seq[i + s][0] for s in slots if s >= 0)
+            used = tuple(prefix + call[0] for call in seq[i:i + length])
             kind = "fused (traced block)" if separable else "fused conv + BatchNorm (traced block)"
             replaced.append(FusionReport(prefix + name, used, kind))
             i += length

@@ -14,9 +14,11 @@ True
 
 Chains are found in ``nn.Sequential`` containers from their structure alone, and in any other
 module (model-zoo blocks) from the order its forward calls its children, traced with forward
-hooks on ``example_input`` (or a made-up image batch): the chain must be called in order, each step fed exactly the previous
-step's output; the replaced block must then reproduce the original block's output on that input
-(this catches a residual or any other use of an intermediate). Everything else is left as it was.
+hooks on ``example_input`` (or a made-up image batch): the chain must be called in order, each
+step fed exactly the previous step's output; the replaced block must then reproduce the original
+block's output on that input (this catches a residual or any other use of an intermediate).
+Nested Sequentials (and subclasses that keep ``nn.Sequential.forward``) count as one sequence,
+and ``nn.Identity`` modules between the steps join the chain. Everything else is left as it was.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ import torch
 from torch import nn
 
 from sepconv.nn._fold import FusedConv2d, FusedSeparable2d
-from sepconv.nn._match import FusionReport, absorb_after, build, is_depthwise, match_any
+from sepconv.nn._match import (
+    FusionReport,
+    absorb_after,
+    build,
+    is_depthwise,
+    match_any,
+    sequential_like,
+)
 from sepconv.nn._trace import fuse_traced
 
 __all__ = ["AccelerationReport", "FusionReport", "accelerate"]
@@ -50,32 +59,51 @@ class AccelerationReport:
 
 def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionReport],
                      left: list[FusionReport]) -> None:
-    names = list(seq._modules)
-    mods = [seq._modules[n] for n in names]
+    """Fuse the chains among ``seq``'s children, nested Sequentials flattened (torchvision's
+    ``Conv2dNormActivation`` holds a depthwise conv + BN + act, the 1×1 conv follows outside it)."""
+    leaves = _leaves(seq, prefix)
+    mods = [getattr(container, key) for container, key, _ in leaves]
+    names = [name for _, _, name in leaves]
+
+    def put(k: int, module: nn.Module) -> None:
+        container, key, _ = leaves[k]
+        container._modules[key] = module
+
     i = 0
     while i < len(mods):
         taken = absorb_after(mods[i:])
         if taken:
-            used = names[i:i + taken + 1]
             for k in range(i + 1, i + taken + 1):
-                seq._modules[names[k]] = nn.Identity()
-            replaced.append(FusionReport(prefix + names[i], tuple(prefix + n for n in used),
+                put(k, nn.Identity())
+            replaced.append(FusionReport(names[i], tuple(names[i:i + taken + 1]),
                                          "BatchNorm/activation moved into SeparableConv2d.after"))
             i += taken + 1
             continue
         length, slots, separable = match_any(mods[i:])
         if isinstance(slots, str):
             if separable:
-                left.append(FusionReport(prefix + names[i], (), slots))
+                left.append(FusionReport(names[i], (), slots))
             i += 1
             continue
-        used = [names[i + s] for s in slots if s >= 0]
-        seq._modules[names[i]] = build(mods[i:i + length], slots, separable)
+        put(i, build(mods[i:i + length], slots, separable))
         for k in range(i + 1, i + length):
-            seq._modules[names[k]] = nn.Identity()
-        replaced.append(FusionReport(prefix + names[i], tuple(prefix + n for n in used),
+            put(k, nn.Identity())
+        replaced.append(FusionReport(names[i], tuple(names[i:i + length]),
                                      "fused" if separable else "fused conv + BatchNorm"))
         i += length
+
+
+def _leaves(seq: nn.Module, prefix: str) -> list[tuple[nn.Module, str, str]]:
+    """(container, key, full name) of the modules ``seq`` runs in order, nested ones flattened."""
+    found: list[tuple[nn.Module, str, str]] = []
+    for key, child in seq._modules.items():
+        if child is None:
+            continue
+        if sequential_like(child):
+            found += _leaves(child, f"{prefix}{key}.")
+        else:
+            found.append((seq, key, prefix + key))
+    return found
 
 
 def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | None = None,
@@ -105,8 +133,9 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
     model = copy.deepcopy(model)
     replaced: list[FusionReport] = []
     left: list[FusionReport] = []
+    nested = {id(child) for m in model.modules() if sequential_like(m) for child in m.children()}
     for name, module in list(model.named_modules()):
-        if type(module) is nn.Sequential:
+        if sequential_like(module) and id(module) not in nested:
             _fuse_sequential(module, name + "." if name else "", replaced, left)
     why = ""
     if example_input is None and _unfused(model, left):

@@ -28,8 +28,8 @@ from sepconv.nn._args import Padding, check_padding, check_padding_mode, int_tup
 from sepconv.nn._init import depthwise_fans, uniform_fan_in_
 from sepconv.nn._modules import (
     Device,
-    check_between,
     channels_last,
+    check_between,
     check_channels,
     new_parameters,
     options_repr,
