@@ -249,6 +249,7 @@ def test_trace_warns_only_where_it_bakes_in_the_input_size():
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("error")  # no TracerWarning from sepconv's own checks
         warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", "`torch.jit.*is deprecated", FutureWarning)  # torch 2.14
         traced = torch.jit.trace(SeparableConv2d(4, 4, 3, padding="same"), x)
         assert traced(torch.randn(1, 4, 12, 7)).shape == (1, 4, 12, 7)  # stride 1: any size
     with torch.no_grad(), pytest.warns(torch.jit.TracerWarning, match="traced size only"):

@@ -72,6 +72,28 @@ def test_real_sizes_match_the_plain_composition(n: int, i: int, o: int, size: in
     assert _relative(out, _plain(layer, x)) < 1e-4
 
 
+@pytest.mark.parametrize("n,i,o,size,stride", [
+    (1, 1024, 1024, 7, 1), (8, 1024, 1024, 7, 1), (1, 512, 1024, 14, 2), (8, 128, 128, 56, 1),
+])
+def test_channels_last_input_gives_channels_last_output(n: int, i: int, o: int, size: int,
+                                                        stride: int) -> None:
+    """The caller's memory format comes back, also where the chain prefers NCHW (small deep
+    layers); the layer, accelerate's fused chain and its fused stem conv alike."""
+    layer = _layer(i, o, stride, nn.ReLU)
+    twin = nn.Sequential(nn.Conv2d(i, i, 3, stride, 1, groups=i, bias=False), nn.BatchNorm2d(i),
+                         nn.ReLU(), nn.Conv2d(i, o, 1, bias=False), nn.BatchNorm2d(o),
+                         nn.Conv2d(o, o, 1, bias=False), nn.BatchNorm2d(o)).eval()
+    fast, report = snn.accelerate(twin)
+    assert len(report.replaced) == 2  # the separable chain, then a conv + BatchNorm
+    x = torch.randn(n, i, size, size).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        out, ran = _ran(lambda: layer(x))
+        fast_out, want = fast(x), twin(x)
+    assert ran and out.is_contiguous(memory_format=torch.channels_last)
+    assert fast_out.is_contiguous(memory_format=torch.channels_last)
+    assert _relative(out, _plain(layer, x)) < 1e-4 and _relative(fast_out, want.double()) < 1e-4
+
+
 @pytest.mark.parametrize("act", [*ACTS, None])
 def test_each_activation_and_channels_last(act: type | None) -> None:
     layer = _layer(32, 48, 1, act, bias=True)

@@ -3,9 +3,10 @@
 ``torch.ops.mkldnn._convolution_pointwise`` (what inductor emits for conv + activation on CPU)
 runs a convolution with its bias and activation in one pass; with the BatchNorms folded, a
 depthwise → BN → act → pointwise → BN → act chain is two such calls. Each chain also picks its
-memory format (:func:`prefers_nchw`): channels_last except for small deep layers, where oneDNN's
-channels_last 1×1 convolution is slower. The output may therefore come back in the other memory
-format than the input's (same values).
+input's memory format (:func:`prefers_nchw`): channels_last except for small deep layers, where
+oneDNN's channels_last 1×1 convolution is slower. The op returns channels_last outputs either way
+(tests/nn/test_eval_path.py checks it): a channels_last input comes back channels_last, an NCHW
+input channels_last too (same values), as PyTorch's own convolutions do with channels_last weights.
 """
 
 from __future__ import annotations
