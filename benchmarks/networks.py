@@ -6,8 +6,9 @@ global average pooling and a 1000-way linear layer; its twin is the same network
 ``nn.Conv2d(groups=i)`` and 1×1 ``nn.Conv2d``, sharing weights and BatchNorm statistics.
 Contenders, timed in interleaved rounds (benchmarks/_timing.py) under ``torch.inference_mode``:
 the twin in NCHW and in channels_last, ``sepconv.nn.accelerate`` of the twin, ONNX Runtime on the
-exported twin and (without ``--quick``, with ``--compile``) ``torch.compile`` with freezing; and a
-training step (batch 8, 160²). ``python benchmarks/networks.py [--quick]``, with no other
+exported twin and (without ``--quick``, with ``--compile``) ``torch.compile`` with freezing; a
+training step (batch 8, 160²); and the experiments' CNN converted by ``convert_model`` on the
+input shape it is timed on. ``python benchmarks/networks.py [--quick]``, with no other
 timing running on the machine.
 """
 
@@ -110,6 +111,51 @@ def v2_case(batch: int, size: int, threads: int, rounds: int, quick: bool) -> di
                  "onnxruntime": _ort_session(plain, x, threads)}
         result = interleaved(lambda: fast(x), peers, rounds=rounds, warmup=2)
     return _summary("eval MobileNetV2: accelerate", batch, size, threads, result, errors)
+
+
+# the conversion study's timing batch (256 digits, 8×8) and a batch of 8 larger images
+CONVERT_SHAPES = [(256, 1, 8, 8), (8, 1, 128, 128)]
+CONVERSIONS: dict[str, dict[str, Any]] = {
+    "depth_multiplier=2": {"depth_multiplier": 2},
+    "budget=0.5, cost='time'": {"budget": 0.5, "cost": "time"},
+    "depth_multiplier=2, speed_guard=False": {"depth_multiplier": 2, "speed_guard": False},
+}
+
+
+def convert_case(shape: tuple[int, int, int, int], threads: int, rounds: int) -> dict[str, Any]:
+    """The experiments' CNN (``small_cnn('normal', 32, 10)``) converted by ``convert_model`` on
+    the input shape it is timed on (speed guard on, except in the last conversion, which shows
+    what the guard prevents), each against the original, eval, inference_mode."""
+    from sepconv.experiments.models import small_cnn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    original = small_cnn("normal", 32, 10).eval()
+    randomize_bn(original)
+    x = torch.randn(*shape)
+    converted: dict[str, nn.Module] = {}
+    kept: dict[str, str] = {}
+    for name, options in CONVERSIONS.items():
+        model, report = snn.convert_model(original, input_shape=shape, **options)
+        converted[name] = model.eval()
+        kept[name] = f"{sum(r.kept_dense is None for r in report.layers)}/{len(report.layers)}"
+    with torch.inference_mode():
+        result = interleaved(lambda: original(x), {n: (lambda m=m: m(x)) for n, m in
+                                                   converted.items()}, rounds=rounds, warmup=2)
+    return {"mode": "convert_model", "shape": list(shape), "threads": threads, "rounds": rounds,
+            "median_ms": {k: v * 1e3 for k, v in result["median_s"].items()},
+            # "ours" is the original here: the ratio is original time ÷ converted time, the
+            # median over rounds (above 1: the converted model is faster)
+            "speedup": dict(result["ratio"]),
+            "layers_converted": kept}
+
+
+def _convert_row(case: dict[str, Any]) -> str:
+    n, c, h, w = case["shape"]
+    cells = [f"{case['speedup'][name]:.2f}× ({case['layers_converted'][name]})"
+             for name in CONVERSIONS]
+    return (f"| {n}×{c}×{h}×{w} | {case['threads']} | {case['median_ms']['ours']:.2f} | "
+            + " | ".join(cells) + " |")
 
 
 def randomize_bn(model: nn.Module, seed: int = 0) -> None:
@@ -269,8 +315,12 @@ def run(quick: bool, rounds: int, compile_peer: bool) -> dict[str, Any]:
         for batch in (1, 8):
             cases.append(v2_case(batch, size, threads, rounds, quick))
             print(_row(cases[-1]), flush=True)
+    converts = [convert_case(shape, threads, rounds) for threads in (1, 2)
+                for shape in ([(8, 1, 32, 32)] if quick else CONVERT_SHAPES)]
+    for case in converts:
+        print(_convert_row(case), flush=True)
     return {"environment": environment(), "quick": quick, "macs": macs(blocks, size),
-            "cases": cases}
+            "cases": cases, "convert_model": converts}
 
 
 def _row(case: dict[str, Any]) -> str:
@@ -304,7 +354,30 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *(_row(c) for c in result["cases"]), "",
         "MobileNetV2 rows: the *sepconv* column is `accelerate(MobileNetV2)`.", "",
-        "## Acceptance (issue 14; 2 threads)", "", *_acceptance(result["cases"]), ""])
+        "## The experiments' CNN converted by `convert_model`", "",
+        "`small_cnn('normal', 32, 10)` of `sepconv.experiments` (random weights: speed does not "
+        "depend on training), converted whole by `convert_model(model, input_shape=shape, ...)` "
+        "on the shape it is then timed on; eval, `torch.inference_mode()`. Each cell: the median "
+        "over interleaved rounds of original time ÷ converted time (above 1: the converted "
+        "model is faster), and how many of its 4 convolutions stayed separable (the speed "
+        "guard keeps the dense convolution where the separable one measured slower).", "",
+        "| input | threads | original ms | " + " | ".join(f"`{n}`" for n in CONVERSIONS) + " |",
+        "|---|---|---|" + "---|" * len(CONVERSIONS),
+        *(_convert_row(c) for c in result.get("convert_model", [])), "",
+        "## Acceptance (issue 14; 2 threads)", "", *_acceptance(result["cases"]),
+        *_convert_acceptance(result.get("convert_model", [])), ""])
+
+
+def _convert_acceptance(cases: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for case in cases:
+        for name in CONVERSIONS:
+            if case["threads"] == 2 and "speed_guard=False" not in name:
+                got = case["speedup"][name]
+                lines.append(f"- [{'x' if got >= 0.95 else ' '}] convert_model `{name}`, "
+                             f"{'×'.join(map(str, case['shape']))}: {got:.2f}× the original's "
+                             "speed (goal ≥ 0.95×, at most 5% slower)")
+    return lines
 
 
 def _acceptance(cases: list[dict[str, Any]]) -> list[str]:

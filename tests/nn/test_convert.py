@@ -238,3 +238,24 @@ def test_a_time_budget_spends_measured_seconds(monkeypatch):
     # by MACs the same budget buys another multiplier: the costs really are the timings
     _, by_macs = convert_model(conv, budget=0.75, input_shape=(1, 4, 12, 12), speed_guard=False)
     assert by_macs.layers[0].choice == 4  # 14,400·m MACs <= 0.75 · 82,944 (time: m = 3)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_converted_layers_keep_the_models_mode_and_are_timed_in_it(monkeypatch, training):
+    """An eval model's separable layers are built (and timed by the speed guard) in eval mode,
+    where they take the eval paths; a training model's in training mode."""
+    import importlib
+
+    module = importlib.import_module("sepconv.nn.convert_model")
+    timed_modes = []
+
+    def spy_time_pair(old, new, input_shape, rounds=5):
+        timed_modes.append((old.training, new.training))
+        return 2.0, 1.0
+
+    monkeypatch.setattr(module, "time_pair", spy_time_pair)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3)).train(training)
+    converted, _ = convert_model(model, depth_multiplier=2, input_shape=(1, 3, 12, 12))
+    assert timed_modes == [(training, training)] * 2
+    new = [m for m in converted.modules() if isinstance(m, SeparableConv2d)]
+    assert len(new) == 2 and all(m.training == training for m in converted.modules())
