@@ -122,10 +122,8 @@ def _energy_curve(conv: nn.modules.conv._ConvNd, form: str) -> list[float]:
 def _build(conv: nn.modules.conv._ConvNd, form: str, choice: int) -> nn.Module:
     """The separable layer for ``conv``, in ``conv``'s mode: an eval model's layer is timed
     (speed guard, ``cost='time'``) and returned in eval mode, where it takes the eval paths."""
-    if form == "depthwise":
-        new = convert.to_depthwise_separable(conv, choice)
-    else:
-        new = convert.to_spatial_separable(conv, choice)
+    new: nn.Module = (convert.to_depthwise_separable(conv, choice) if form == "depthwise"
+                      else convert.to_spatial_separable(conv, choice))
     return new.train(conv.training)
 
 
