@@ -221,6 +221,52 @@ def test_cached_weights_follow_input_size_and_parameter_changes() -> None:
         assert _relative(layer(x), _plain(layer, x)) < 1e-4
 
 
+def test_cached_plans_follow_replaced_modules_modes_and_geometry() -> None:
+    """The eval path caches what depends on the layer alone (folded weights, activations,
+    geometry): replacing a submodule, changing a mode or a stride in place must show."""
+    layer = _layer(16, 24, 1, nn.ReLU)
+    x = torch.randn(2, 16, 12, 12) * 3
+    twin = nn.Sequential(nn.Conv2d(16, 16, 3, 1, 1, groups=16, bias=False), nn.BatchNorm2d(16),
+                         nn.ReLU(), nn.Conv2d(16, 24, 1, bias=False), nn.BatchNorm2d(24),
+                         nn.ReLU()).eval()
+    _randomize_bn(twin)
+    fused, _ = snn.accelerate(twin)
+
+    def check() -> bool:
+        with torch.inference_mode():
+            got, ran = _ran(lambda: layer(x))
+            fused_got = fused(x)
+        with torch.no_grad():
+            assert _relative(fused_got, twin(x).double()) < 1e-4
+        assert _relative(got, _plain(layer, x)) < 1e-4
+        return ran
+
+    assert check()
+    layer.between[1] = nn.ReLU6()  # a replaced activation
+    twin[2] = nn.ReLU6()
+    fused[0].act1 = twin[2]
+    fused[0].steps[2] = twin[2]
+    assert check()
+    layer.depthwise.stride = (2, 2)  # geometry changed in place
+    twin[0].stride = fused[0].depthwise.stride = (2, 2)
+    assert check()
+    layer.between[0].train()  # a BatchNorm in training mode is not folded: the usual path
+    with torch.inference_mode():
+        _, ran = _ran(lambda: layer(x))
+    assert not ran
+    layer.between[0].eval()
+    assert check()
+
+
+def _randomize_bn(model: nn.Module) -> None:
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.3)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+
+
 def test_both_steps_keep_onednn_layouts_when_only_one_has_a_batchnorm() -> None:
     """The pointwise step of a layer without ``after`` folds nothing: its weight is the layer's
     Parameter, yet it is reordered for oneDNN once, not on every call, and follows changes."""

@@ -28,8 +28,10 @@ class Folded(NamedTuple):
     b2: Tensor | None
 
 
-def fold_chain(chain: FusedSeparable2d) -> Folded:
-    return Folded(*fold(chain.depthwise, chain.bn1), *fold(chain.pointwise, chain.bn2))
+def fold_chain(chain: FusedSeparable2d) -> tuple[Folded, _onednn.Plan | None]:
+    """The folded weights, and the oneDNN path's plan where that path applies."""
+    folded = Folded(*fold(chain.depthwise, chain.bn1), *fold(chain.pointwise, chain.bn2))
+    return folded, _onednn.chain_plan(chain, *folded)
 
 
 class FusedSeparable2d(nn.Module):
@@ -53,14 +55,15 @@ class FusedSeparable2d(nn.Module):
             for step in self.steps:
                 x = step(x)
             return x
-        w1, b1, w2, b2 = self._folded()
         dw = self.depthwise
+        onednn = _onednn.fits(x, dw)
+        (w1, b1, w2, b2), plan = self._folded(plain=onednn)
         if self._nothing_between() and fast.usable(x, dw.stride, [w1, w2], b2):
             bias = b2 if b1 is None else F.conv2d(b1.reshape(1, -1, 1, 1), w2, b2).flatten()
             x = SF.separable_conv2d(x, w1, w2, bias, dw.stride, dw.padding, dw.dilation,
                                     dw.padding_mode)
-        elif _onednn.usable(self, x):
-            return _onednn.forward(self, x, Folded(w1, b1, w2, b2))
+        elif onednn and plan is not None:
+            return _onednn.run(x, *plan)
         else:
             x = dw._conv_forward(x, w1, b1)
             x = self._activate(self.bn1, self.act1, x)
@@ -78,9 +81,13 @@ class FusedSeparable2d(nn.Module):
                 x = module(x)
         return x
 
-    def _folded(self) -> Folded:
-        """Folded (w1, b1, w2, b2), cached while no parameter or statistic changes (no grad)."""
-        return cached(self, lambda: fold_chain(self))
+    def _folded(self, plain: bool = False) -> tuple[Folded, _onednn.Plan | None]:
+        """:func:`fold_chain`, cached while no parameter, statistic, submodule, mode or geometry
+        changes (calls without grad; ``plain``: the caller checked that). Keyed on ``steps``,
+        which holds each submodule once."""
+        dw = self.depthwise
+        return cached(self.steps, lambda: fold_chain(self), plain=plain,
+                      extra=(dw.padding, dw.stride, dw.dilation, dw.padding_mode))
 
 
 class FusedConv2d(nn.Module):

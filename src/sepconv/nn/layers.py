@@ -293,10 +293,11 @@ class _SeparableConvNd(nn.Module):
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
         dw, pw = self.depthwise, self.pointwise
-        if self.ndim == 2 and not self.training and _onednn.plain_call() and (
+        if self.ndim == 2 and not self.training and (
                 self.between is not None or self.after is not None
                 or not fast.usable(input, dw.stride, [dw.weight, pw.weight], pw.bias)):
-            out = _onednn.separable_layer(self, input)  # eval: BatchNorms folded (issue 14)
+            # eval: BatchNorms folded (issue 14); None with gradients, traced, or not float32 CPU
+            out = _onednn.separable_layer(self, input)
             if out is not None:
                 return out
         if (self.ndim == 2 and self.training and self.between is not None and input.ndim == 4
