@@ -260,6 +260,28 @@ def test_a_timm_model_is_traced_at_its_declared_input_size() -> None:
     assert seen[0] == (1, 5, 48, 40) and [r.name for r in report.replaced] == ["1.conv_dw"]
 
 
+class HeadFirst(nn.Module):
+    """Registers its head before its stem: the first convolution found is not the first called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Conv2d(16, 4, 1)
+        self.stem = nn.Conv2d(3, 16, 3, 2, 1)
+        self.block = DepthwiseSeparable(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(self.stem(x)))
+
+
+def test_the_made_up_image_tries_each_convolutions_channels() -> None:
+    model = _randomize(HeadFirst()).eval()
+    fast, report = snn.accelerate(model)
+    assert [r.name for r in report.replaced] == ["block.conv_dw"] and not report.left
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        assert _relative(fast(x), model(x)) < 1e-5
+
+
 def test_a_model_that_fails_on_the_made_up_image_is_reported_not_fused() -> None:
     model = nn.Sequential(DepthwiseSeparable(8, 8), nn.Flatten(), nn.Linear(8 * 10 * 10, 3)).eval()
     fast, report = snn.accelerate(model)

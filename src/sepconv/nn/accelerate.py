@@ -117,9 +117,9 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
     example_input : Tensor or sequence of positional arguments, optional
         Chains outside ``nn.Sequential`` containers (model-zoo blocks) are fused from the call
         order traced on it, and each fused block must reproduce its output within ``rtol``.
-        Without it, a random batch of one image is made up (the first convolution's channels, at
-        a timm model's declared ``input_size`` or 224×224); a model that does not run on it has
-        its blocks left alone, and the report says why.
+        Without it, a random batch of one image is made up (a timm model's declared
+        ``input_size``, else 224×224 with its convolutions' input channels tried in turn); a
+        model that does not run on it has its blocks left alone, and the report says why.
     rtol : float
         Largest relative difference (``max(abs(new - old)) / max(abs(old))``) a fused block may show.
 
@@ -161,31 +161,37 @@ def _unfused(model: nn.Module, left: list[FusionReport]) -> list[str]:
 def _made_up_input(model: nn.Module) -> tuple[torch.Tensor | None, str]:
     """A random image batch to trace ``model`` on when the caller gave none, or (None, why not).
 
-    One image with the first convolution's input channels, at the size a timm model declares
-    (``pretrained_cfg`` / ``default_cfg`` ``input_size``), else 224×224, in the model's dtype
-    and on its device; it must run through the model (eval mode, no gradient).
+    One image of the size a timm model declares (``pretrained_cfg`` / ``default_cfg``
+    ``input_size``, channels included), else 224×224 with the input channels of the model's
+    convolutions in turn (the first three distinct counts: the first registered convolution is
+    not always the first called), in the model's dtype and on its device; it must run through
+    the model (eval mode, no gradient).
     """
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     param = next(model.parameters(), None)
-    if conv is None or param is None:
+    channels = list(dict.fromkeys(m.in_channels for m in model.modules()
+                                  if isinstance(m, nn.Conv2d)))[:3]
+    if not channels or param is None:
         return None, "the model has no nn.Conv2d to size an input from"
     size = (224, 224)
     for attribute in ("pretrained_cfg", "default_cfg"):
         config = getattr(model, attribute, None)
         declared = config.get("input_size") if isinstance(config, dict) else None
         if isinstance(declared, (tuple, list)) and len(declared) == 3:
-            size = (int(declared[1]), int(declared[2]))
+            channels, size = [int(declared[0])], (int(declared[1]), int(declared[2]))
             break
-    x = torch.randn(1, conv.in_channels, *size, dtype=param.dtype, device=param.device)
+    failures = []
     modes = {m: m.training for m in model.modules()}
     try:
-        with torch.no_grad():
-            model.eval()(x)
-    except Exception as error:  # any model-specific failure: say it and leave the blocks alone
-        shape = "×".join(str(s) for s in x.shape)
-        return None, f"it did not run on a made-up {shape} input ({type(error).__name__}: {error})"
+        for count in channels:
+            x = torch.randn(1, count, *size, dtype=param.dtype, device=param.device)
+            try:
+                with torch.no_grad():
+                    model.eval()(x)
+                return x, ""
+            except Exception as error:  # any model-specific failure: try the next, then say it
+                shape = "×".join(str(s) for s in x.shape)
+                failures.append(f"{shape} ({type(error).__name__}: {error})")
     finally:
         for m, training in modes.items():
             m.training = training
-    return x, ""
-
+    return None, "it did not run on a made-up input: " + "; ".join(failures)
