@@ -256,6 +256,10 @@ def test_cached_plans_follow_replaced_modules_modes_and_geometry() -> None:
     assert not ran
     layer.between[0].eval()
     assert check()
+    layer.pointwise.weight.data = torch.randn_like(layer.pointwise.weight)  # same id and version
+    layer.between[0].eps = 0.25  # read when folding
+    twin[4].eps = fused[0].bn2.eps = 0.25
+    assert check()
 
 
 def _randomize_bn(model: nn.Module) -> None:
