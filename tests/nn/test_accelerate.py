@@ -208,7 +208,10 @@ def test_timm_like_blocks_keep_the_activation_and_skip_se_and_residuals() -> Non
     assert isinstance(fast[4].dw, nn.Conv2d)  # left as it was
 
 
-def test_torchvision_like_nested_sequentials_are_flattened() -> None:
+def test_a_chain_never_crosses_into_a_nested_sequential() -> None:
+    """torchvision's block keeps the depthwise conv + BN + act in a nested Sequential and the 1×1
+    step outside it; a parent may iterate such containers and use each one's output, so each
+    container is fused on its own (conv + BatchNorm pairs here)."""
     model = _randomize(nn.Sequential(TorchvisionInvertedResidual(16),
                                      SequentialWithResidualBetween(
                                          nn.Conv2d(16, 16, 3, padding=1, groups=16),
@@ -216,14 +219,20 @@ def test_torchvision_like_nested_sequentials_are_flattened() -> None:
     x = torch.randn(2, 16, 20, 20)
     fast, report = snn.accelerate(model, x)
     fused = {r.name: r.modules for r in report.replaced}
-    assert fused["0.conv.1.0"] == ("0.conv.1.0", "0.conv.1.1", "0.conv.1.2", "0.conv.2",
-                                   "0.conv.3")
-    assert fused["0.conv.0.0"] == ("0.conv.0.0", "0.conv.0.1", "0.conv.0.2")  # the expansion
-    assert isinstance(fast[0].conv[1][0], FusedSeparable2d)
+    assert fused["0.conv.1.0"] == ("0.conv.1.0", "0.conv.1.1", "0.conv.1.2")
+    assert fused["0.conv.0.0"] == ("0.conv.0.0", "0.conv.0.1", "0.conv.0.2")
+    assert not isinstance(fast[0].conv[2], FusedSeparable2d)  # the 1×1 step: its own pair
     left = {r.name: r.reason for r in report.left}
     assert "residual" in left["1.0"] and isinstance(fast[1][0], nn.Conv2d)
     with torch.inference_mode():
         assert _relative(fast(x), model(x)) < 1e-5
+    stages = nn.Sequential(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                                         nn.BatchNorm2d(8), nn.ReLU()),
+                           nn.Sequential(nn.Conv2d(8, 16, 1), nn.BatchNorm2d(16))).eval()
+    fast, _ = snn.accelerate(_randomize(stages))
+    x = torch.randn(1, 8, 12, 12)
+    with torch.inference_mode():  # each stage's own output is unchanged (a parent may use it)
+        assert _relative(fast[0](x), stages[0](x)) < 1e-5
 
 
 def test_stem_conv_batchnorm_activation_is_fused() -> None:
@@ -355,3 +364,11 @@ def test_accelerated_models_trace_and_export(dynamo: bool) -> None:
         assert _relative(torch.jit.trace(fast, x)(x), model(x)) < 1e-5
     data = snn.export_onnx(fast, x, dynamo=dynamo)
     assert snn.onnxruntime_error(data, model, x) < 1e-5
+
+
+def test_lazy_modules_are_not_initialized_by_a_made_up_image() -> None:
+    model = nn.Sequential(nn.LazyConv2d(16, 3), DepthwiseSeparable(16, 16)).eval()
+    fast, report = snn.accelerate(model)
+    assert "lazy" in report.left[0].reason
+    with torch.no_grad():
+        assert fast(torch.randn(1, 3, 10, 10)).shape == (1, 16, 8, 8)

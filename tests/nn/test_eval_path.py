@@ -244,8 +244,7 @@ def test_cached_plans_follow_replaced_modules_modes_and_geometry() -> None:
     assert check()
     layer.between[1] = nn.ReLU6()  # a replaced activation
     twin[2] = nn.ReLU6()
-    fused[0].act1 = twin[2]
-    fused[0].steps[2] = twin[2]
+    fused[0].act1 = twin[2]  # the attribute alone: the plan reads it
     assert check()
     layer.depthwise.stride = (2, 2)  # geometry changed in place
     twin[0].stride = fused[0].depthwise.stride = (2, 2)
@@ -290,3 +289,29 @@ def test_both_steps_keep_onednn_layouts_when_only_one_has_a_batchnorm() -> None:
         layer.pointwise.weight.mul_(-0.5)
     with torch.inference_mode():
         assert _relative(layer(x), _plain(layer, x)) < 1e-4
+
+
+def test_review_regressions_output_format_frozen_weights_and_func() -> None:
+    """An NCHW input comes back NCHW (a later .view works, also after convert_model); a frozen
+    weight changed in place is re-packed; the training path works under torch.func."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3, padding=1)).eval()
+    converted, _ = snn.convert_model(model, depth_multiplier=2, speed_guard=False)
+    x = torch.randn(2, 3, 20, 20)
+    with torch.no_grad():
+        y = converted(x)
+    assert y.is_contiguous() and y.view(2, -1).shape == (2, 8 * 18 * 18)
+    layer = _layer(16, 24, 1, nn.ReLU).requires_grad_(False)
+    x = torch.randn(2, 16, 12, 12)
+    with torch.inference_mode():
+        layer(x)
+    with torch.no_grad():
+        layer.pointwise.weight.mul_(-1)
+    with torch.inference_mode():
+        out, ran = _ran(lambda: layer(x))
+    assert ran and out.is_contiguous() and _relative(out, _plain(layer, x)) < 1e-4
+    train = snn.SeparableConv2d(4, 6, 3, padding=1, between=nn.Sequential(
+        nn.BatchNorm2d(4, track_running_stats=False), nn.ReLU())).train()
+    params = dict(train.named_parameters())
+    grads = torch.func.grad(lambda p, x: torch.func.functional_call(train, p, (x,)).sum())(
+        params, torch.randn(2, 4, 8, 8))
+    assert set(grads) == set(params)

@@ -61,7 +61,7 @@ def test_timm_models_are_fused_and_equal(name: str, chains: int) -> None:
     _check(_randomized(timm.create_model(name, pretrained=False)), chains)
 
 
-@pytest.mark.parametrize(("name", "chains"), [("mobilenet_v2", 17), ("mobilenet_v3_small", 2)])
+@pytest.mark.parametrize(("name", "chains"), [("mobilenet_v2", 0), ("mobilenet_v3_small", 0)])
 def test_torchvision_models_are_fused_and_equal(name: str, chains: int) -> None:
     torchvision = _zoo("torchvision")
     _check(_randomized(getattr(torchvision.models, name)()), chains)

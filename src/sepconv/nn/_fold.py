@@ -83,11 +83,11 @@ class FusedSeparable2d(nn.Module):
 
     def _folded(self, plain: bool = False) -> tuple[Folded, _onednn.Plan | None]:
         """:func:`fold_chain`, cached while no parameter, statistic, submodule, mode or geometry
-        changes (calls without grad; ``plain``: the caller checked that). Keyed on ``steps``,
-        which holds each submodule once."""
+        changes (calls without grad; ``plain``: the caller checked that)."""
         dw = self.depthwise
-        return cached(self.steps, lambda: fold_chain(self), plain=plain,
-                      extra=(dw.padding, dw.stride, dw.dilation, dw.padding_mode))
+        return cached(self, lambda: fold_chain(self), plain=plain,
+                      extra=(dw.padding, dw.stride, dw.dilation, dw.padding_mode,
+                             *(getattr(m, "approximate", None) for m in self.steps)))
 
 
 class FusedConv2d(nn.Module):

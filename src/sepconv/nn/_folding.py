@@ -107,8 +107,8 @@ def _state(module: nn.Module) -> tuple[int, ...] | None:
             for child in m._modules.values():
                 if child is not None:
                     stack.append(child)
-    except RuntimeError:  # "Inference tensors do not track version counter"
-        return None
+    except (RuntimeError, TypeError, ValueError):  # inference tensors have no version counter;
+        return None  # an unhashable eps, a lazy parameter: no caching, compute every call
     return tuple(key)
 
 

@@ -72,15 +72,26 @@ def check_between(between: object, channels: int, name: str = "between") -> nn.M
 
 
 class _ChannelsLast(torch.autograd.Function):
-    """``x`` in channels_last whose gradient comes back contiguous (NCHW), like ``x`` itself."""
+    """``x`` in channels_last whose gradient comes back contiguous (NCHW), like ``x`` itself;
+    works under ``torch.func`` (vmap, grad, jvp) and forward-mode AD."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, x: Tensor) -> Tensor:
+    def forward(x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def setup_context(ctx: torch.autograd.function.FunctionCtx, inputs: tuple, output: Tensor) -> None:
+        pass
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
         return grad.contiguous()
+
+    @staticmethod
+    def jvp(ctx: torch.autograd.function.FunctionCtx, tangent: Tensor) -> Tensor:
+        return tangent.contiguous(memory_format=torch.channels_last)
 
 
 def channels_last(x: Tensor) -> Tensor:

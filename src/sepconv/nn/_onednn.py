@@ -4,9 +4,9 @@
 runs a convolution with its bias and activation in one pass; with the BatchNorms folded, a
 depthwise → BN → act → pointwise → BN → act chain is two such calls. Each chain also picks its
 input's memory format (:func:`prefers_nchw`): channels_last except for small deep layers, where
-oneDNN's channels_last 1×1 convolution is slower. The op returns channels_last outputs either way
-(tests/nn/test_eval_path.py checks it): a channels_last input comes back channels_last, an NCHW
-input channels_last too (same values), as PyTorch's own convolutions do with channels_last weights.
+oneDNN's channels_last 1×1 convolution is slower. The op returns channels_last outputs; an NCHW
+input gets its output back in NCHW (one copy: a later ``.view`` in the caller's model needs it),
+a channels_last input in channels_last. Networks run fastest with a channels_last input.
 """
 
 from __future__ import annotations
@@ -76,12 +76,18 @@ def run(x: Tensor, w1: Tensor, b1: Tensor | None, geometry: tuple[Any, Any, Any]
     """
     (ph, pw), (sh, sw), (dh, dw) = geometry
     n, channels, h, w = (int(s) for s in x.shape)
+    nchw = not _channels_last(x)
     x, (ho, wo) = _in_preferred_format(x, w1, geometry, int(w2.shape[0]))
     op = _op()
     w1 = packed(w1, [ph, pw], [sh, sw], [dh, dw], channels, [n, channels, h, w])
     y = op(x, w1, b1, [ph, pw], [sh, sw], [dh, dw], channels, *act1)
     w2 = packed(w2, [0, 0], [1, 1], [1, 1], 1, [n, int(y.shape[1]), ho, wo])
-    return op(y, w2, b2, [0, 0], [1, 1], [1, 1], 1, *act2)
+    out = op(y, w2, b2, [0, 0], [1, 1], [1, 1], 1, *act2)
+    return out.contiguous() if nchw else out  # the caller's format (a later .view needs NCHW)
+
+
+def _channels_last(x: Tensor) -> bool:
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 def _in_preferred_format(x: Tensor, weight: Tensor, geometry: tuple[Any, Any, Any],
@@ -112,10 +118,11 @@ def packed(weight: Tensor, padding: list[int], stride: list[int], dilation: list
         return weight
     key = id(weight)
     entry = _PACKED.get(key)
-    if entry is None or entry[0]() is not weight or entry[1] != input_size:
+    state = [*input_size, weight._version, weight.data_ptr()]  # in-place changes of a frozen weight
+    if entry is None or entry[0]() is not weight or entry[1] != state:
         if entry is None or entry[0]() is not weight:
             weakref.finalize(weight, _PACKED.pop, key, None)
-        entry = (weakref.ref(weight), input_size,
+        entry = (weakref.ref(weight), state,
                  reorder(weight.to_mkldnn(), padding, stride, dilation, groups, input_size))
         _PACKED[key] = entry
     return entry[2]
@@ -213,8 +220,9 @@ def conv(fused: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     c = fused.conv
     (ph, pw), (sh, sw), (dh, dw) = c.padding, c.stride, c.dilation
     n, _, h, w = (int(s) for s in x.shape)
+    nchw = not _channels_last(x)
     x, _ = _in_preferred_format(x, weight, (c.padding, c.stride, c.dilation), int(weight.shape[0]))
     name, scalars, algorithm = activation(fused.bn, fused.act)  # type: ignore[misc]
     weight = packed(weight, [ph, pw], [sh, sw], [dh, dw], c.groups, [n, int(x.shape[1]), h, w])
-    return _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, name, scalars,
-                 algorithm)
+    out = _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, name, scalars, algorithm)
+    return out.contiguous() if nchw else out

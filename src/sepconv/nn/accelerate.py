@@ -17,8 +17,9 @@ module (model-zoo blocks) from the order its forward calls its children, traced 
 hooks on ``example_input`` (or a made-up image batch): the chain must be called in order, each
 step fed exactly the previous step's output; the replaced block must then reproduce the original
 block's output on that input (this catches a residual or any other use of an intermediate).
-Nested Sequentials (and subclasses that keep ``nn.Sequential.forward``) count as one sequence,
-and ``nn.Identity`` modules between the steps join the chain. Everything else is left as it was.
+Sequential subclasses that keep ``nn.Sequential.forward`` count as Sequentials (a chain never
+crosses from one container into another), and ``nn.Identity`` modules between the steps join
+the chain. Everything else is left as it was.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class AccelerationReport:
 
 def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionReport],
                      left: list[FusionReport]) -> None:
-    """Fuse the chains among ``seq``'s children, nested Sequentials flattened (torchvision's
-    ``Conv2dNormActivation`` holds a depthwise conv + BN + act, the 1×1 conv follows outside it)."""
+    """Fuse the chains among ``seq``'s direct children. A chain never crosses into a nested
+    container: a parent may iterate the outer one and use each inner one's output."""
     leaves = _leaves(seq, prefix)
     mods = [getattr(container, key) for container, key, _ in leaves]
     names = [name for _, _, name in leaves]
@@ -94,15 +95,12 @@ def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionRepor
 
 
 def _leaves(seq: nn.Module, prefix: str) -> list[tuple[nn.Module, str, str]]:
-    """(container, key, full name) of the modules ``seq`` runs in order, nested ones flattened."""
+    """(container, key, full name) of the modules ``seq`` runs in order."""
     found: list[tuple[nn.Module, str, str]] = []
     for key, child in seq._modules.items():
         if child is None:
             continue
-        if sequential_like(child):
-            found += _leaves(child, f"{prefix}{key}.")
-        else:
-            found.append((seq, key, prefix + key))
+        found.append((seq, key, prefix + key))
     return found
 
 
@@ -133,9 +131,8 @@ def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | N
     model = copy.deepcopy(model)
     replaced: list[FusionReport] = []
     left: list[FusionReport] = []
-    nested = {id(child) for m in model.modules() if sequential_like(m) for child in m.children()}
     for name, module in list(model.named_modules()):
-        if sequential_like(module) and id(module) not in nested:
+        if sequential_like(module):
             _fuse_sequential(module, name + "." if name else "", replaced, left)
     why = ""
     if example_input is None and _unfused(model, left):
@@ -168,8 +165,10 @@ def _made_up_input(model: nn.Module) -> tuple[torch.Tensor | None, str]:
     the model (eval mode, no gradient).
     """
     param = next(model.parameters(), None)
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters()):
+        return None, "it has lazy modules that a made-up input would initialize"
     channels = list(dict.fromkeys(m.in_channels for m in model.modules()
-                                  if isinstance(m, nn.Conv2d)))[:3]
+                                  if isinstance(m, nn.Conv2d) and m.in_channels > 0))[:3]
     if not channels or param is None:
         return None, "the model has no nn.Conv2d to size an input from"
     size = (224, 224)
