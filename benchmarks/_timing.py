@@ -7,12 +7,14 @@ the same round, and the figure of merit is the median over rounds of the per-rou
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -93,3 +95,10 @@ def _cpu_name() -> str:
         if line.startswith("Model name:"):
             return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def write_outputs(path: Path, result: dict[str, Any], text: str) -> None:
+    """``result`` as JSON at ``path`` and ``text`` (its Markdown table) beside it as ``.md``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    path.with_suffix(".md").write_text(text)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sepconv.nn as snn
-from _timing import environment, interleaved
+from _timing import environment, interleaved, write_outputs
 from sepconv.nn._fold import FusedConv2d, FusedSeparable2d
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,9 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     print(text)
     if not args.quick:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-        args.json.with_suffix(".md").write_text(text)
+        write_outputs(args.json, result, text)
     return 0
 
 

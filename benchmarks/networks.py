@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import copy
 import io
-import json
 import statistics
 import sys
 import warnings
@@ -30,7 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import sepconv.nn as snn
-from _timing import environment, interleaved
+from _timing import environment, interleaved, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
@@ -403,9 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     print(text)
     if not args.quick:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-        args.json.with_suffix(".md").write_text(text)
+        write_outputs(args.json, result, text)
     return 0
 
 
