@@ -315,3 +315,57 @@ def test_review_regressions_output_format_frozen_weights_and_func() -> None:
     grads = torch.func.grad(lambda p, x: torch.func.functional_call(train, p, (x,)).sum())(
         params, torch.randn(2, 4, 8, 8))
     assert set(grads) == set(params)
+
+
+def test_pruned_steps_follow_training_and_eval() -> None:
+    """nn.utils.prune recomputes a step's weight in a forward pre-hook: the layer must call its
+    steps as modules then (before: training twice raised, eval read a weight one step stale)."""
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    layer = _layer(32, 64, 1, nn.ReLU).train()
+    prune.l1_unstructured(layer.depthwise, "weight", amount=0.5)
+    prune.l1_unstructured(layer.pointwise, "weight", amount=0.5)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.5)
+    x = torch.randn(2, 32, 28, 28)
+    for _ in range(2):
+        opt.zero_grad()
+        layer(x).square().mean().backward()
+        opt.step()
+    assert layer.depthwise.weight_orig.grad is not None
+    layer.eval()
+    with torch.inference_mode():
+        got = layer(x)
+    dw, pw = layer.depthwise, layer.pointwise
+    dw_w = (dw.weight_orig * dw.weight_mask).detach().double()
+    pw_w = (pw.weight_orig * pw.weight_mask).detach().double()
+    bn = layer.between[0]
+    mid = F.conv2d(x.double(), dw_w, None, 1, 1, 1, 32)
+    mid = F.relu(F.batch_norm(mid, bn.running_mean.double(), bn.running_var.double(),
+                              bn.weight.double(), bn.bias.double(), False, 0.0, bn.eps))
+    assert _relative(got, F.conv2d(mid, pw_w).detach()) < 1e-5
+
+
+def test_hooks_on_steps_run_in_every_path() -> None:
+    """A forward hook on a step (or on a module accelerate fused) changes the output in eval too."""
+    torch.manual_seed(0)
+    layer = _layer(32, 64, 1, nn.ReLU, bias=True)
+    x = torch.randn(2, 32, 28, 28)
+    with torch.inference_mode():
+        want = layer(x) * 2
+        handle = layer.pointwise.register_forward_hook(lambda m, i, out: out * 2)
+        out, onednn = _ran(lambda: layer(x))
+        assert not onednn and _relative(out, want.double()) < 1e-6
+        handle.remove()
+        assert _ran(lambda: layer(x))[1]
+    model = nn.Sequential(nn.Conv2d(32, 32, 3, padding=1, groups=32), nn.BatchNorm2d(32), nn.ReLU(),
+                          nn.Conv2d(32, 64, 1), nn.BatchNorm2d(64), nn.ReLU()).eval()
+    fast, report = snn.accelerate(model)
+    assert report.replaced
+    with torch.inference_mode():
+        fused = fast[0]
+        fused.act1.register_forward_pre_hook(lambda m, i: (i[0] * 0,))  # zeroes act1's input
+        out, onednn = _ran(lambda: fast(x))
+    assert not onednn
+    torch.testing.assert_close(out, F.relu(fused.bn2(fused.pointwise.bias.reshape(1, -1, 1, 1)
+                                                     .expand(2, -1, 28, 28))))

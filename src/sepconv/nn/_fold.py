@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from sepconv.nn import _onednn, fast
 from sepconv.nn import functional as SF
-from sepconv.nn._folding import bn_activation, cached, fold
+from sepconv.nn._folding import bn_activation, cached, fold, hooked
 
 
 class Folded(NamedTuple):
@@ -51,7 +51,7 @@ class FusedSeparable2d(nn.Module):
         self.pointwise, self.bn2, self.act2 = pointwise, bn2, act2
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training:
+        if self.training or hooked(self):  # a part's hooks run only when it is called
             for step in self.steps:
                 x = step(x)
             return x
@@ -103,7 +103,7 @@ class FusedConv2d(nn.Module):
         self.conv, self.bn, self.act = conv, bn, act
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training:
+        if self.training or hooked(self):  # a part's hooks run only when it is called
             for step in self.steps:
                 x = step(x)
             return x

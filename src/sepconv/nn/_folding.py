@@ -19,6 +19,23 @@ def traced() -> bool:
             or torch.compiler.is_compiling())
 
 
+def hooked(module: nn.Module) -> bool:
+    """Whether a submodule of ``module`` (not ``module`` itself) has forward or backward hooks
+    (``nn.utils.prune``'s pre-hook that recomputes a pruned weight, a user's hook). The fast
+    paths read the submodules' weights without calling them and would skip those hooks; a
+    caller seeing True runs its steps as modules instead. ~1 µs for a layer with a BatchNorm."""
+    stack = list(module._modules.values())
+    while stack:
+        m = stack.pop()
+        if m is None:
+            continue
+        if (m._forward_pre_hooks or m._forward_hooks or m._backward_hooks
+                or m._backward_pre_hooks):
+            return True
+        stack.extend(m._modules.values())
+    return False
+
+
 T = TypeVar("T")
 # Folded weights per module (outside the module, so that copies and pickles never carry them).
 _CACHE: weakref.WeakKeyDictionary[nn.Module, tuple[Any, Any]] = weakref.WeakKeyDictionary()

@@ -29,8 +29,11 @@ def _record(model: nn.Module, example: Any) -> tuple[dict[nn.Module, list[Call]]
     calls: dict[nn.Module, list[Call]] = {}
     inputs: dict[nn.Module, tuple[Any, Any]] = {}
     handles = []
+    # a fused module's parts are not hooked: a hook there would make it run them one by one
+    fused = {id(m) for f in model.modules() if isinstance(f, (FusedSeparable2d, FusedConv2d))
+             for m in f.modules()}
     for parent in model.modules():
-        if sequential_like(parent) or isinstance(parent, (FusedSeparable2d, FusedConv2d)):
+        if sequential_like(parent) or id(parent) in fused:
             continue
         for name, child in parent.named_children():
             def hook(mod: nn.Module, args: tuple, out: Any, parent: nn.Module = parent,

@@ -293,6 +293,12 @@ class _SeparableConvNd(nn.Module):
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
         dw, pw = self.depthwise, self.pointwise
+        if _folding.hooked(self):
+            # a step's hooks (nn.utils.prune recomputes a pruned weight in one) run only when
+            # the step is called: call the steps in order, as the layer is defined
+            out = dw(input)
+            out = pw(out if self.between is None else self.between(out))
+            return out if self.after is None else self.after(out)
         if self.ndim == 2 and not self.training and (
                 self.between is not None or self.after is not None
                 or not fast.usable(input, dw.stride, [dw.weight, pw.weight], pw.bias)):
