@@ -261,6 +261,37 @@ def test_cached_plans_follow_replaced_modules_modes_and_geometry() -> None:
     assert check()
 
 
+
+def test_fused_conv_plan_follows_activation_geometry_and_statistics() -> None:
+    """accelerate's conv + BatchNorm + activation caches its folded weights and activation."""
+    twin = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24),
+                         nn.GELU()).eval()
+    _randomize_bn(twin)
+    fused, report = snn.accelerate(twin)
+    assert report.replaced[0].reason == "fused conv + BatchNorm"
+    x = torch.randn(2, 16, 12, 12) * 3
+
+    def check() -> bool:
+        with torch.inference_mode():
+            got, ran = _ran(lambda: fused(x))
+        with torch.no_grad():  # 1e-5: GELU's tanh approximation differs by ~1e-4 here
+            assert _relative(got, twin(x).double()) < 1e-5
+        return ran
+
+    assert check()
+    twin[2].approximate = fused[0].act.approximate = "tanh"  # read by the plan, in place
+    assert check()
+    twin[2] = fused[0].act = nn.Hardswish()
+    assert check()
+    twin[0].stride = fused[0].conv.stride = (2, 2)
+    assert check()
+    with torch.no_grad():
+        twin[1].running_var.mul_(4.0)
+        fused[0].bn.running_var.mul_(4.0)
+    assert check()
+    twin[2] = fused[0].act = nn.Tanh()  # not a oneDNN activation: PyTorch's path, still right
+    assert not check()
+
 def _randomize_bn(model: nn.Module) -> None:
     gen = torch.Generator().manual_seed(2)
     with torch.no_grad():

@@ -107,7 +107,15 @@ class FusedConv2d(nn.Module):
             for step in self.steps:
                 x = step(x)
             return x
-        weight, bias = cached(self, lambda: fold(self.conv, self.bn))
-        if _onednn.conv_usable(self, x):
-            return _onednn.conv(self, x, weight, bias)
-        return FusedSeparable2d._activate(self.bn, self.act, self.conv._conv_forward(x, weight, bias))
+        c = self.conv
+        onednn = _onednn.fits(x, c)
+        extra = (c.padding, c.padding_mode, getattr(self.act, "approximate", None),
+                 getattr(bn_activation(self.bn), "approximate", None))  # what _plan reads
+        weight, bias, act = cached(self, self._plan, plain=onednn, extra=extra)
+        if onednn and act is not None:
+            return _onednn.conv(c, x, weight, bias, act)
+        return FusedSeparable2d._activate(self.bn, self.act, c._conv_forward(x, weight, bias))
+
+    def _plan(self) -> tuple[Tensor, Tensor | None, _onednn.Activation | None]:
+        """Folded weight and bias, and the activation as oneDNN names it (None: not that path)."""
+        return (*fold(self.conv, self.bn), _onednn.conv_activation(self))

@@ -214,21 +214,29 @@ def _layer_plan(layer: Any) -> Plan | None:
     return Plan(w1, b1, (padding, dw.stride, dw.dilation), act1, w2, b2, act2)
 
 
-def conv_usable(fused: Any, x: Tensor) -> bool:
-    """Whether :class:`sepconv.nn._fold.FusedConv2d` may run as one oneDNN call."""
-    conv = fused.conv
-    return (plain_call() and x.dtype == torch.float32 and x.device.type == "cpu" and x.ndim == 4
-            and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
-            and _op() is not None and activation(fused.bn, fused.act) is not None)
-
-
-def conv(fused: Any, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """One convolution + bias + activation, in the memory format its size prefers."""
+def conv_activation(fused: Any) -> Activation | None:
+    """What :class:`sepconv.nn._fold.FusedConv2d` applies after its folded convolution, as
+    oneDNN names it; None where this path does not apply (padding, activation, dtype)."""
     c = fused.conv
+    if (c.padding_mode != "zeros" or isinstance(c.padding, str) or _op() is None
+            or c.weight.dtype != torch.float32):
+        return None
+    return activation(fused.bn, fused.act)
+
+
+def conv(c: Any, x: Tensor, weight: Tensor, bias: Tensor | None, act: Activation) -> Tensor:
+    """One convolution (an ``nn.Conv2d``'s geometry) + bias + activation, in the memory format
+    its size prefers.
+
+    Tried and dropped (2026-11-25): PyTorch's own conv2d on the folded weights with the
+    activation applied in place. Layer by layer it was faster at most EfficientNet-B0 and
+    MobileNetV2 shapes, but not in whole networks (2 threads, one process, time of this op's
+    network ÷ that one's, batch 1 / 8: EfficientNet-B0 0.91 / 0.92, torchvision
+    MobileNetV3-Large 0.82 / 0.75, timm MobileNetV2 0.89 / 0.92; two identical copies of one
+    network read 0.90-1.0 in that harness, so only MobileNetV3's difference is beyond noise).
+    """
     (ph, pw), (sh, sw), (dh, dw) = c.padding, c.stride, c.dilation
     n, _, h, w = (int(s) for s in x.shape)
     x, _ = _in_preferred_format(x, weight, (c.padding, c.stride, c.dilation), int(weight.shape[0]))
-    name, scalars, algorithm = activation(fused.bn, fused.act)  # type: ignore[misc]
     weight = packed(weight, [ph, pw], [sh, sw], [dh, dw], c.groups, [n, int(x.shape[1]), h, w])
-    return _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, name, scalars,
-                 algorithm)
+    return _op()(x, weight, bias, [ph, pw], [sh, sw], [dh, dw], c.groups, *act)
