@@ -27,7 +27,10 @@ def clock(fn: Callable[[], Any]) -> float:
 
 def interleaved(ours: Callable[[], Any], peers: dict[str, Callable[[], Any]], rounds: int = 7,
                 warmup: int = 1) -> dict[str, Any]:
-    """Run ``ours`` then each peer, ``rounds`` times, after ``warmup`` untimed rounds.
+    """Run ``ours`` and each peer once per round, ``rounds`` times, after ``warmup`` untimed
+    rounds. The order rotates from round to round (ours first, then second, ...): a function
+    pays for the heap its predecessor left (glibc returns freed activations to the system and
+    the next call re-faults them, docs/guide/networks.md), so a fixed order biases the ratios.
 
     Returns median seconds per function and, per peer, the median and range of the per-round
     ratio ``ours / peer`` (below 1 means ours is faster). A peer named ``a|b`` style is not
@@ -38,10 +41,12 @@ def interleaved(ours: Callable[[], Any], peers: dict[str, Callable[[], Any]], ro
         for fn in peers.values():
             fn()
     times: dict[str, list[float]] = {"ours": [], **{name: [] for name in peers}}
-    for _ in range(rounds):
-        times["ours"].append(clock(ours))
-        for name, fn in peers.items():
-            times[name].append(clock(fn))
+    functions = {"ours": ours, **peers}
+    order = list(functions)
+    for r in range(rounds):
+        k = r % len(order)
+        for name in order[k:] + order[:k]:
+            times[name].append(clock(functions[name]))
     ratios = {name: [o / p for o, p in zip(times["ours"], times[name])] for name in peers}
     return {
         "rounds": rounds,

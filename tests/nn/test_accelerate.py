@@ -372,3 +372,31 @@ def test_lazy_modules_are_not_initialized_by_a_made_up_image() -> None:
     assert "lazy" in report.left[0].reason
     with torch.no_grad():
         assert fast(torch.randn(1, 3, 10, 10)).shape == (1, 16, 8, 8)
+
+
+def test_concurrent_first_calls_from_threads_agree() -> None:
+    """A server calls one model from several threads: the plan and weight caches fill
+    concurrently on the first calls and every thread still gets the single-threaded output."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    twin = _randomize(nn.Sequential(_block(32, 64), _block(64, 128, 2),
+                                    nn.Conv2d(128, 128, 1), nn.BatchNorm2d(128))).eval()
+    x = torch.randn(2, 32, 56, 56)
+    with torch.inference_mode():
+        want = twin(x)
+    for _ in range(3):  # fresh caches each time
+        fast, _ = snn.accelerate(twin, x)
+        layer = snn.SeparableConv2d(32, 64, 3, padding=1, between=nn.Sequential(
+            nn.BatchNorm2d(32), nn.ReLU())).eval()
+        with torch.no_grad():
+            layer_want = layer.pointwise(layer.between(layer.depthwise(x)))
+
+        def run(_: int, fast: nn.Module = fast, layer: nn.Module = layer
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+            with torch.inference_mode():
+                return fast(x), layer(x)
+
+        with ThreadPoolExecutor(4) as pool:
+            for got, layer_got in pool.map(run, range(16)):
+                assert _relative(got, want) < 1e-5
+                assert _relative(layer_got, layer_want) < 1e-5
