@@ -400,3 +400,72 @@ def test_hooks_on_steps_run_in_every_path() -> None:
     assert not onednn
     torch.testing.assert_close(out, F.relu(fused.bn2(fused.pointwise.bias.reshape(1, -1, 1, 1)
                                                      .expand(2, -1, 28, 28))))
+
+
+def test_fused_conv_runs_a_pruned_or_hooked_part_and_its_current_attributes() -> None:
+    """accelerate's conv + BatchNorm: a pruned conv is recomputed in eval too, and the parts run
+    one by one are the module's attributes (a replaced activation counts, as on the fast path)."""
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24),
+                          nn.ReLU()).eval()
+    _randomize_bn(model)
+    fast, _ = snn.accelerate(model)
+    fused = fast[0]
+    x = torch.randn(2, 16, 12, 12)
+    fused.act = nn.Hardswish()
+    with torch.inference_mode():
+        want = fast(x)
+        handle = fused.conv.register_forward_hook(lambda m, i, out: None)  # changes nothing
+        out, onednn = _ran(lambda: fast(x))
+        handle.remove()
+    assert not onednn and _relative(out, want.double()) < 1e-5
+    prune.l1_unstructured(fused.conv, "weight", amount=0.5)
+    fused.train()
+    opt = torch.optim.SGD(fused.parameters(), lr=0.5)
+    for _ in range(2):
+        opt.zero_grad()
+        fast(x).square().mean().backward()
+        opt.step()
+    fused.eval()
+    with torch.inference_mode():
+        got = fast(x)
+    conv, bn = fused.conv, fused.bn
+    weight = (conv.weight_orig * conv.weight_mask).detach().double()
+    ref = F.batch_norm(F.conv2d(x.double(), weight, None, 1, 1), bn.running_mean.double(),
+                       bn.running_var.double(), bn.weight.detach().double(),
+                       bn.bias.detach().double(), False, 0.0, bn.eps)
+    assert _relative(got, F.hardswish(ref)) < 1e-5
+
+
+def test_a_batchnorm_subclass_activation_is_part_of_the_cached_plan() -> None:
+    """timm's BatchNormAct2d holds its activation; changing its GELU's approximation shows."""
+
+    class BatchNormAct2d(nn.BatchNorm2d):
+        def __init__(self, channels: int) -> None:
+            super().__init__(channels)
+            self.act = nn.GELU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.act(super().forward(x))
+
+    model = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1, bias=False), BatchNormAct2d(24)).eval()
+    _randomize_bn(model)
+    fast, report = snn.accelerate(model)
+    assert report.replaced
+    x = torch.randn(2, 16, 12, 12) * 3
+    for approximate in ("none", "tanh", "none"):
+        model[1].act.approximate = fast[0].bn.act.approximate = approximate
+        with torch.inference_mode():
+            got, ran = _ran(lambda: fast(x))
+            want = model(x)
+        assert ran and _relative(got, want.double()) < 1e-5
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script itself
+def test_scripting_a_layer_with_hooked_steps_warns() -> None:
+    layer = _layer(8, 16, 1, nn.ReLU)
+    layer.pointwise.register_forward_hook(lambda m, i, out: out * 2)
+    with pytest.warns(UserWarning, match="without their hooks"):
+        torch.jit.script(layer)

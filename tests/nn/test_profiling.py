@@ -13,6 +13,7 @@ from sepconv.nn import (  # noqa: E402
     PointwiseConv2d,
     SeparableConv2d,
     SpatialSeparableConv2d,
+    accelerate,
     profile,
 )
 
@@ -64,3 +65,14 @@ def test_measured_times_and_compare():
     assert "predicted" in text and "measured" in text
     assert "total" in str(p) and p.to_dict()["macs"] == p.macs
     assert model.training  # profile restores the mode
+
+
+def test_accelerated_models_count_each_fused_module_once():
+    """accelerate's fused modules are units: counted once, with their convolutions' MACs."""
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                          nn.Conv2d(16, 16, 3, 2, 1, groups=16, bias=False), nn.BatchNorm2d(16),
+                          nn.ReLU6(), nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32)).eval()
+    fast, _ = accelerate(model)
+    original, fused = profile(model, (2, 3, 32, 32)), profile(fast, (2, 3, 32, 32))
+    assert fused.macs == original.macs == 2 * 16 * 16 * (16 * 27) + 2 * 8 * 8 * 16 * (9 + 32)
+    assert [layer.name for layer in fused.layers if layer.macs] == ["0", "3"]

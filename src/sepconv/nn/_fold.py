@@ -50,9 +50,16 @@ class FusedSeparable2d(nn.Module):
         self.depthwise, self.bn1, self.act1 = depthwise, bn1, act1
         self.pointwise, self.bn2, self.act2 = pointwise, bn2, act2
 
+    def parts(self) -> list[nn.Module]:
+        """The chain's modules in order (the attributes: a replaced one counts, as in eval).
+        Read from ``_modules``: ``self.depthwise`` goes through ``nn.Module.__getattr__`` at
+        ~0.8 µs an attribute."""
+        return _present(self._modules, ("depthwise", "bn1", "act1", "pointwise", "bn2", "act2"))
+
     def forward(self, x: Tensor) -> Tensor:
-        if self.training or hooked(self):  # a part's hooks run only when it is called
-            for step in self.steps:
+        parts = self.parts()
+        if self.training or hooked(parts):  # a part's hooks run only when it is called
+            for step in parts:
                 x = step(x)
             return x
         dw = self.depthwise
@@ -87,7 +94,7 @@ class FusedSeparable2d(nn.Module):
         dw = self.depthwise
         return cached(self, lambda: fold_chain(self), plain=plain,
                       extra=(dw.padding, dw.stride, dw.dilation, dw.padding_mode,
-                             *(getattr(m, "approximate", None) for m in self.steps)))
+                             *(getattr(m, "approximate", None) for m in self.parts())))
 
 
 class FusedConv2d(nn.Module):
@@ -102,9 +109,14 @@ class FusedConv2d(nn.Module):
         self.steps = nn.ModuleList(m for m in (conv, bn, act) if m is not None)
         self.conv, self.bn, self.act = conv, bn, act
 
+    def parts(self) -> list[nn.Module]:
+        """The conv, BatchNorm and activation in order (the attributes, as in eval)."""
+        return _present(self._modules, ("conv", "bn", "act"))
+
     def forward(self, x: Tensor) -> Tensor:
-        if self.training or hooked(self):  # a part's hooks run only when it is called
-            for step in self.steps:
+        parts = self.parts()
+        if self.training or hooked(parts):  # a part's hooks run only when it is called
+            for step in parts:
                 x = step(x)
             return x
         c = self.conv
@@ -119,3 +131,9 @@ class FusedConv2d(nn.Module):
     def _plan(self) -> tuple[Tensor, Tensor | None, _onednn.Activation | None]:
         """Folded weight and bias, and the activation as oneDNN names it (None: not that path)."""
         return (*fold(self.conv, self.bn), _onednn.conv_activation(self))
+
+
+def _present(modules: dict[str, nn.Module | None], names: tuple[str, ...]) -> list[nn.Module]:
+    """The registered submodules of these names, in this order (absent or None ones skipped)."""
+    found = (modules.get(name) for name in names)
+    return [m for m in found if m is not None]

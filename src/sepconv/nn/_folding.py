@@ -6,7 +6,7 @@ of folded weights per module (refolded when a parameter or statistic changes).
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import torch
@@ -19,12 +19,14 @@ def traced() -> bool:
             or torch.compiler.is_compiling())
 
 
-def hooked(module: nn.Module) -> bool:
-    """Whether a submodule of ``module`` (not ``module`` itself) has forward or backward hooks
-    (``nn.utils.prune``'s pre-hook that recomputes a pruned weight, a user's hook). The fast
-    paths read the submodules' weights without calling them and would skip those hooks; a
-    caller seeing True runs its steps as modules instead. ~1 µs for a layer with a BatchNorm."""
-    stack = list(module._modules.values())
+def hooked(parts: Iterable[nn.Module | None]) -> bool:
+    """Whether one of ``parts`` (a layer's or fused module's steps) or a module inside one has
+    forward or backward hooks of its own (``nn.utils.prune``'s pre-hook that recomputes a pruned
+    weight, a user's hook). The fast paths read the steps' weights without calling them and
+    would skip those hooks; a caller seeing True calls its steps as modules instead. Global
+    hooks (``register_module_forward_hook``) are not looked at: they see the layer, not its
+    steps, on every path. 2-3 µs for a layer with a BatchNorm + ReLU between and after."""
+    stack = list(parts)
     while stack:
         m = stack.pop()
         if m is None:

@@ -17,6 +17,7 @@ torch.Size([1, 256, 8, 8])
 
 from __future__ import annotations
 
+import warnings
 from typing import ClassVar
 
 import torch
@@ -286,14 +287,20 @@ class _SeparableConvNd(nn.Module):
         )
 
     def __prepare_scriptable__(self) -> nn.Module:
-        """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script)."""
+        """What ``torch.jit.script`` compiles instead: PyTorch's path (see sepconv.nn._script).
+        Hooks on the depthwise or pointwise step are not part of it (a warning says so)."""
+        if _folding.hooked((self.depthwise, self.pointwise)):
+            warnings.warn(f"{type(self).__name__}: torch.jit.script compiles the depthwise and "
+                          "pointwise steps without their hooks (e.g. nn.utils.prune's); call "
+                          "nn.utils.prune.remove (or remove the hooks) before scripting, or use "
+                          "torch.jit.trace, which runs them", UserWarning, stacklevel=2)
         return _script.chain(self.depthwise.__prepare_scriptable__(), self.between,
                              self.pointwise.__prepare_scriptable__(), self.after)
 
     def forward(self, input: Tensor) -> Tensor:
         check_channels(self, input, self.in_channels, self.ndim)
         dw, pw = self.depthwise, self.pointwise
-        if _folding.hooked(self):
+        if _folding.hooked(self._modules.values()):  # depthwise, pointwise, between, after
             # a step's hooks (nn.utils.prune recomputes a pruned weight in one) run only when
             # the step is called: call the steps in order, as the layer is defined
             out = dw(input)

@@ -31,11 +31,13 @@ import torch
 from torch import nn
 
 from sepconv.nn import layers
+from sepconv.nn._fold import FusedConv2d, FusedSeparable2d
 from sepconv.nn.spatial import SpatialSeparableConv2d
 
-#: layers counted as one unit (sepconv's composites run their steps in one function)
+#: layers counted as one unit (sepconv's composites run their steps in one function, and so do
+#: accelerate's fused modules in eval mode)
 UNITS = (nn.modules.conv._ConvNd, nn.Linear, layers._DepthwiseConvNd, layers._PointwiseConvNd,
-         layers._SeparableConvNd, SpatialSeparableConv2d)
+         layers._SeparableConvNd, SpatialSeparableConv2d, FusedSeparable2d, FusedConv2d)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,12 @@ def module_macs(module: nn.Module, input_shape: Sequence[int], output_shape: Seq
         return positions * mid * (math.prod(module.kernel_size) + module.out_channels)
     if isinstance(module, SpatialSeparableConv2d):
         return spatial_macs(module, input_shape, output_shape)
+    if isinstance(module, FusedConv2d):
+        return module_macs(module.conv, input_shape, output_shape)
+    if isinstance(module, FusedSeparable2d):  # the 1×1 step keeps the depthwise output's size
+        between = (output_shape[0], module.depthwise.out_channels, *output_shape[2:])
+        return (module_macs(module.depthwise, input_shape, between)
+                + module_macs(module.pointwise, between, output_shape))
     return 0
 
 
