@@ -19,7 +19,6 @@ sepconv/_plan.py are copied from the fit by hand (so a noisy run never changes t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import sepconv
-from _timing import environment, interleaved  # type: ignore[import-not-found]
+from _timing import environment, interleaved, write_outputs  # type: ignore[import-not-found]
 from sepconv import _plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(result)
     print(text)
     if not args.quick:
-        out = ROOT / "docs/benchmarks/cost_model.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=1) + "\n")
-        out.with_suffix(".md").write_text(text)
+        write_outputs(ROOT / "docs/benchmarks/cost_model.json", result, text)
     return 0 if math.isfinite(result["fit"]["TAP"]) else 1
 
 

@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 import sepconv  # noqa: E402
 
 sys.path.append(str(HERE))
-from _timing import clock, environment  # noqa: E402
+from _timing import clock, environment, write_outputs  # noqa: E402
 
 ROOT = HERE.parent
 WEIGHTS = sepconv.kernels.gaussian_1d(1.0, truncate=3.0)  # 7 taps
@@ -310,9 +310,7 @@ def main(argv: list[str] | None = None) -> None:
               "setup": {**setup, "taps": int(WEIGHTS.size)}, "environment": versions(args.threads),
               "throughput": result, "peak_rss": rss}
     if not args.quick:
-        out = ROOT / "docs" / "benchmarks"
-        (out / "dask.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "dask.md").write_text(markdown(report))
+        write_outputs(ROOT / "docs" / "benchmarks" / "dask.json", report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 import sepconv
-from _timing import environment, interleaved, ratio_to_best  # type: ignore[import-not-found]
+from _timing import environment, interleaved, ratio_to_best, write_outputs  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[1]
 Fn = Callable[[], Any]
@@ -282,9 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         print(filters_markdown(result))
         return 0
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n")
-    args.json.with_suffix(".md").write_text(filters_markdown(result))
+    write_outputs(args.json, result, filters_markdown(result))
     print(filters_markdown(result))
     return 0
 

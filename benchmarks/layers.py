@@ -21,7 +21,6 @@ Writes docs/benchmarks/layers.json and docs/benchmarks/layers.md.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from collections.abc import Callable
@@ -32,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from _timing import clock, environment  # type: ignore[import-not-found]
+from _timing import clock, environment, write_outputs  # type: ignore[import-not-found]
 from sepconv.nn import DepthwiseConv2d, SeparableConv2d
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,9 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     text = layers_markdown(result)
     print(text)
     if not args.quick:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-        args.json.with_suffix(".md").write_text(text)
+        write_outputs(args.json, result, text)
     return 0
 
 

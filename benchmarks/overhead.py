@@ -21,7 +21,6 @@ docs/benchmarks/overhead.json and overhead.md: ``.venv/bin/python benchmarks/ove
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -37,7 +36,7 @@ from sepconv import ndimage as sc
 
 HERE = Path(__file__).resolve().parent
 sys.path.append(str(HERE))
-from _timing import environment  # noqa: E402
+from _timing import environment, write_outputs  # noqa: E402
 
 ROOT = HERE.parent
 
@@ -151,9 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(report)
     print(text)
     if not args.quick:
-        out = ROOT / "docs" / "benchmarks"
-        (out / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "overhead.md").write_text(text)
+        write_outputs(ROOT / "docs" / "benchmarks" / "overhead.json", report, text)
 
 
 if __name__ == "__main__":

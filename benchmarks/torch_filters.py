@@ -14,7 +14,6 @@ docs/benchmarks/torch_filters.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 import sepconv
-from _timing import environment, interleaved  # type: ignore[import-not-found]
+from _timing import environment, interleaved, write_outputs  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (3, 7, 15, 31)
@@ -138,10 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         "shape": list(shape), "cases": cases,
         "acceptance": {"max_abs_diff": diff, "same": diff <= 1e-4, "speedup": speed, "fast": speed >= 1.5},
     }
-    out = ROOT / "docs" / "benchmarks"
     name = "torch_filters_quick" if args.quick else "torch_filters"
-    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / f"{name}.md").write_text(markdown(result))
+    write_outputs(ROOT / "docs" / "benchmarks" / f"{name}.json", result, markdown(result))
     print(markdown(result))
     return 0
 

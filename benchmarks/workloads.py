@@ -16,7 +16,6 @@ Writes docs/benchmarks/workloads.json and .md (run by ``make bench`` via run_all
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -30,7 +29,7 @@ import numpy as np
 import scipy.ndimage as ndi
 
 import sepconv
-from _timing import environment  # type: ignore[import-not-found]
+from _timing import environment, write_outputs  # type: ignore[import-not-found]
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = [(64, 64), (256, 256), (512, 512), (1080, 1920), (2048, 2048), (4096, 4096)]
@@ -306,9 +305,7 @@ def main(argv: list[str] | None = None) -> int:
               "stack": run_stack(max(rounds, 5)), "summary": summary(cells),
               "load_average_end": list(__import__("os").getloadavg())}
     text = markdown(result)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1) + "\n")
-    args.json.with_suffix(".md").write_text(text)
+    write_outputs(args.json, result, text)
     print(text)
     return 0
 
