@@ -261,7 +261,6 @@ def test_cached_plans_follow_replaced_modules_modes_and_geometry() -> None:
     assert check()
 
 
-
 def test_fused_conv_plan_follows_activation_geometry_and_statistics() -> None:
     """accelerate's conv + BatchNorm + activation caches its folded weights and activation."""
     twin = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24),
