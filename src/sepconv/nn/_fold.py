@@ -44,16 +44,13 @@ class FusedSeparable2d(nn.Module):
 
     def __init__(self, depthwise: nn.Conv2d, bn1: nn.Module | None, act1: nn.Module | None,
                  pointwise: nn.Conv2d, bn2: nn.Module | None, act2: nn.Module | None) -> None:
-        super().__init__()
-        self.steps = nn.ModuleList(m for m in (depthwise, bn1, act1, pointwise, bn2, act2)
-                                   if m is not None)
+        super().__init__()  # registered in chain order; parts() lists those present
         self.depthwise, self.bn1, self.act1 = depthwise, bn1, act1
         self.pointwise, self.bn2, self.act2 = pointwise, bn2, act2
 
     def parts(self) -> list[nn.Module]:
-        """The chain's modules in order (the attributes: a replaced one counts, as in eval).
-        Read from ``_modules``: ``self.depthwise`` goes through ``nn.Module.__getattr__`` at
-        ~0.8 µs an attribute."""
+        """The chain's modules in order. Read from ``_modules``: ``self.depthwise`` goes through
+        ``nn.Module.__getattr__`` at ~0.8 µs an attribute."""
         return _present(self._modules, ("depthwise", "bn1", "act1", "pointwise", "bn2", "act2"))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -106,11 +103,10 @@ class FusedConv2d(nn.Module):
 
     def __init__(self, conv: nn.Conv2d, bn: nn.Module, act: nn.Module | None) -> None:
         super().__init__()
-        self.steps = nn.ModuleList(m for m in (conv, bn, act) if m is not None)
         self.conv, self.bn, self.act = conv, bn, act
 
     def parts(self) -> list[nn.Module]:
-        """The conv, BatchNorm and activation in order (the attributes, as in eval)."""
+        """The conv, BatchNorm and activation in order."""
         return _present(self._modules, ("conv", "bn", "act"))
 
     def forward(self, x: Tensor) -> Tensor:

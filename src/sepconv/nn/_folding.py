@@ -115,13 +115,9 @@ def _state(module: nn.Module) -> tuple[int, ...] | None:
     BatchNorm inside."""
     key: list[int] = []
     stack = [module]
-    seen: set[int] = set()  # accelerate's modules hold their parts twice (.steps and by name)
     try:
         while stack:
             m = stack.pop()
-            if id(m) in seen:
-                continue
-            seen.add(id(m))
             key += (id(m), m.training, hash(m.__dict__.get("eps")))  # a BatchNorm's eps
             for tensors in (m._parameters, m._buffers):
                 for t in tensors.values():

@@ -94,7 +94,7 @@ def fuse_traced(model: nn.Module, example: Any, rtol: float, replaced: list, lef
             m.training = modes.get(m, m.training)
         for m in model.modules():  # new fused modules take their depthwise conv's mode
             if isinstance(m, (FusedSeparable2d, FusedConv2d)):
-                m.train(m.steps[0].training)
+                m.train(m.parts()[0].training)
 
 
 def _fuse_all(model: nn.Module, example: Any, rtol: float, replaced: list, left: list) -> None:

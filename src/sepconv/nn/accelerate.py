@@ -62,13 +62,13 @@ def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionRepor
                      left: list[FusionReport]) -> None:
     """Fuse the chains among ``seq``'s direct children. A chain never crosses into a nested
     container: a parent may iterate the outer one and use each inner one's output."""
-    leaves = _leaves(seq, prefix)
-    mods = [getattr(container, key) for container, key, _ in leaves]
-    names = [name for _, _, name in leaves]
+    children = [(key, child) for key, child in seq._modules.items() if child is not None]
+    keys = [key for key, _ in children]
+    mods = [child for _, child in children]
+    names = [prefix + key for key in keys]
 
     def put(k: int, module: nn.Module) -> None:
-        container, key, _ = leaves[k]
-        container._modules[key] = module
+        seq._modules[keys[k]] = module
 
     i = 0
     while i < len(mods):
@@ -92,16 +92,6 @@ def _fuse_sequential(seq: nn.Sequential, prefix: str, replaced: list[FusionRepor
         replaced.append(FusionReport(names[i], tuple(names[i:i + length]),
                                      "fused" if separable else "fused conv + BatchNorm"))
         i += length
-
-
-def _leaves(seq: nn.Module, prefix: str) -> list[tuple[nn.Module, str, str]]:
-    """(container, key, full name) of the modules ``seq`` runs in order."""
-    found: list[tuple[nn.Module, str, str]] = []
-    for key, child in seq._modules.items():
-        if child is None:
-            continue
-        found.append((seq, key, prefix + key))
-    return found
 
 
 def accelerate(model: nn.Module, example_input: torch.Tensor | Sequence[Any] | None = None,
