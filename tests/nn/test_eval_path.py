@@ -449,13 +449,16 @@ def test_a_batchnorm_subclass_activation_is_part_of_the_cached_plan() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.act(super().forward(x))
 
-    model = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1, bias=False), BatchNormAct2d(24)).eval()
+    model = nn.Sequential(nn.Conv2d(16, 24, 3, 1, 1, bias=False), BatchNormAct2d(24),
+                          nn.Conv2d(24, 24, 3, 1, 1, groups=24, bias=False), BatchNormAct2d(24),
+                          nn.Conv2d(24, 32, 1, bias=False), BatchNormAct2d(32)).eval()
     _randomize_bn(model)
     fast, report = snn.accelerate(model)
-    assert report.replaced
+    assert [r.reason for r in report.replaced] == ["fused conv + BatchNorm", "fused"]
     x = torch.randn(2, 16, 12, 12) * 3
     for approximate in ("none", "tanh", "none"):
-        model[1].act.approximate = fast[0].bn.act.approximate = approximate
+        for k, bn in ((1, fast[0].bn), (3, fast[2].bn1), (5, fast[2].bn2)):
+            model[k].act.approximate = bn.act.approximate = approximate
         with torch.inference_mode():
             got, ran = _ran(lambda: fast(x))
             want = model(x)

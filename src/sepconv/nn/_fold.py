@@ -91,7 +91,7 @@ class FusedSeparable2d(nn.Module):
         dw = self.depthwise
         return cached(self, lambda: fold_chain(self), plain=plain,
                       extra=(dw.padding, dw.stride, dw.dilation, dw.padding_mode,
-                             *(getattr(m, "approximate", None) for m in self.parts())))
+                             *_approximations(self.parts())))
 
 
 class FusedConv2d(nn.Module):
@@ -117,9 +117,8 @@ class FusedConv2d(nn.Module):
             return x
         c = self.conv
         onednn = _onednn.fits(x, c)
-        extra = (c.padding, c.padding_mode, getattr(self.act, "approximate", None),
-                 getattr(bn_activation(self.bn), "approximate", None))  # what _plan reads
-        weight, bias, act = cached(self, self._plan, plain=onednn, extra=extra)
+        weight, bias, act = cached(self, self._plan, plain=onednn,
+                                   extra=(c.padding, c.padding_mode, *_approximations(parts)))
         if onednn and act is not None:
             return _onednn.conv(c, x, weight, bias, act)
         return FusedSeparable2d._activate(self.bn, self.act, c._conv_forward(x, weight, bias))
@@ -133,3 +132,10 @@ def _present(modules: dict[str, nn.Module | None], names: tuple[str, ...]) -> li
     """The registered submodules of these names, in this order (absent or None ones skipped)."""
     found = (modules.get(name) for name in names)
     return [m for m in found if m is not None]
+
+
+def _approximations(parts: list[nn.Module]) -> tuple[str | None, ...]:
+    """GELU's ``approximate`` of each part and of a BatchNorm part's own ``.act``: read by the
+    cached plans and changeable in place, so part of their key."""
+    return tuple(getattr(m, "approximate", None) for part in parts
+                 for m in (part, bn_activation(part)))
